@@ -1,0 +1,122 @@
+#include "slayer/core/thread_pool.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <memory>
+
+namespace slayer {
+namespace {
+
+thread_local bool t_inside_pool = false;
+std::atomic<int> g_default_threads{0};
+
+int DefaultThreadCount() {
+  if (int n = g_default_threads.load(); n > 0) return n;
+  if (const char* env = std::getenv("SLAYER_THREADS")) {
+    int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+ThreadPool::ThreadPool(int num_threads)
+    : num_threads_(std::max(1, num_threads)) {
+  for (int i = 1; i < num_threads_; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  work_cv_.notify_all();
+  for (std::thread& t : workers_) t.join();
+}
+
+void ThreadPool::RunChunks() {
+  for (;;) {
+    int64_t begin, end;
+    const std::function<void(int64_t, int64_t)>* fn;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (next_ >= n_) return;
+      begin = next_;
+      end = std::min(n_, begin + chunk_);
+      next_ = end;
+      fn = fn_;
+    }
+    (*fn)(begin, end);
+  }
+}
+
+void ThreadPool::WorkerLoop() {
+  t_inside_pool = true;
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+      ++active_;
+    }
+    RunChunks();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      --active_;
+    }
+    done_cv_.notify_all();
+  }
+}
+
+void ThreadPool::ParallelFor(int64_t n, int64_t grain,
+                             const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  if (num_threads_ == 1 || t_inside_pool || n <= grain) {
+    fn(0, n);
+    return;
+  }
+  std::lock_guard<std::mutex> call_lock(call_mu_);
+  // A few chunks per thread balance uneven work without much locking.
+  int64_t chunk = std::max(grain, (n + 4 * num_threads_ - 1) / (4 * num_threads_));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    fn_ = &fn;
+    n_ = n;
+    chunk_ = chunk;
+    next_ = 0;
+    ++generation_;
+  }
+  work_cv_.notify_all();
+  t_inside_pool = true;
+  RunChunks();
+  t_inside_pool = false;
+  std::unique_lock<std::mutex> lock(mu_);
+  done_cv_.wait(lock, [&] { return active_ == 0 && next_ >= n_; });
+  fn_ = nullptr;
+}
+
+namespace {
+std::mutex g_default_mu;
+std::unique_ptr<ThreadPool> g_default_pool;
+}  // namespace
+
+ThreadPool& ThreadPool::Default() {
+  std::lock_guard<std::mutex> lock(g_default_mu);
+  if (!g_default_pool) g_default_pool = std::make_unique<ThreadPool>(DefaultThreadCount());
+  return *g_default_pool;
+}
+
+void ThreadPool::SetDefaultThreads(int num_threads) {
+  std::lock_guard<std::mutex> lock(g_default_mu);
+  g_default_threads.store(num_threads);
+  g_default_pool = std::make_unique<ThreadPool>(DefaultThreadCount());
+}
+
+}  // namespace slayer

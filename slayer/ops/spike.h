@@ -1,0 +1,54 @@
+// The SRM spike function and its surrogate gradient (SPEC §2).
+// Forward, per neuron, strictly in time order (a recurrence):
+//   if u[t] >= theta: s[t] = 1/Ts and u[t+j] += nu[j] for j < len(nu), t+j < T
+//   else:             s[t] = 0
+// `u` is updated in place, so afterwards it holds the potential *after*
+// refractory additions — what the backward pass needs.
+// Backward: g_u[t] = g_s[t] * rho(u[t]),
+//   rho(u) = scale_rho / (tau_rho*theta) * exp(-|u - theta| / (tau_rho*theta)).
+// No gradient flows through the refractory term.
+//
+//   SLAYER_RETURN_IF_ERROR(SpikeForward(&u, kernels.nu, theta, ts, &s));
+//   SLAYER_RETURN_IF_ERROR(SpikeBackward(grad_s, u, surrogate, &grad_u));
+#ifndef SLAYER_OPS_SPIKE_H_
+#define SLAYER_OPS_SPIKE_H_
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "slayer/core/tensor.h"
+#include "slayer/ops/dispatch.h"
+
+namespace slayer {
+namespace ops {
+
+struct SurrogateParams {
+  float theta = 10.0f;
+  float tau_rho = 1.0f;
+  float scale_rho = 1.0f;
+};
+
+// u: [..., T], modified in place. s resized to u's shape.
+absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, float ts,
+                          Tensor* s);
+// grad_u resized to u's shape.
+absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
+                           const SurrogateParams& params, Tensor* grad_u);
+
+using SpikeForwardFn = absl::Status (*)(Tensor*, absl::Span<const float>, float, float,
+                                        Tensor*);
+using SpikeBackwardFn = absl::Status (*)(const Tensor&, const Tensor&,
+                                         const SurrogateParams&, Tensor*);
+OpDispatch<SpikeForwardFn>& SpikeForwardDispatch();
+OpDispatch<SpikeBackwardFn>& SpikeBackwardDispatch();
+
+namespace cpu {
+absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, float ts,
+                          Tensor* s);
+absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
+                           const SurrogateParams& params, Tensor* grad_u);
+}  // namespace cpu
+
+}  // namespace ops
+}  // namespace slayer
+
+#endif  // SLAYER_OPS_SPIKE_H_
