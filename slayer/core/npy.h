@@ -45,19 +45,34 @@ struct NpyArray {
   static NpyArray Scalar(float value);  // shape ()
 };
 
-// `name` appears in error messages (a file path or an archive member).
+// Reads format versions 1.0, 2.0 and 3.0; big-endian data is byte-swapped
+// and Fortran-order data transposed, so the result is always C-order
+// little-endian. `name` appears in error messages (a file path or an archive
+// member), with the byte offset and what was expected.
 absl::StatusOr<NpyArray> ParseNpy(absl::string_view bytes, const std::string& name);
+// Version 1.0 (2.0 only for headers over 64 KiB), byte-identical to numpy's
+// np.save: header padded with spaces and '\n' to a multiple of 64 bytes.
 std::string SerializeNpy(const NpyArray& array);
 absl::StatusOr<NpyArray> ReadNpy(const std::string& path);
 absl::Status WriteNpy(const std::string& path, const NpyArray& array);  // atomic
 
 // Keys are member names without the ".npy" suffix ("fc1/weight").
+// ParseNpz reads the central directory and each member's local header (zip64
+// included), inflates deflated members with zlib and verifies every CRC-32.
+// SerializeNpz writes stored (or deflated) members with fixed 1980-01-01
+// timestamps, so equal maps give equal bytes; numpy.load reads them.
 using NpzMap = std::map<std::string, NpyArray>;
 absl::StatusOr<NpzMap> ParseNpz(absl::string_view bytes, const std::string& name);
 std::string SerializeNpz(const NpzMap& arrays, bool compress = false);
 absl::StatusOr<NpzMap> ReadNpz(const std::string& path);
 absl::Status WriteNpz(const std::string& path, const NpzMap& arrays,
                       bool compress = false);  // atomic
+
+namespace internal {
+// SerializeNpz that can force zip64 records (normally only used beyond 4 GiB
+// or 65535 members), so tests can cover them with small archives.
+std::string SerializeNpz(const NpzMap& arrays, bool compress, bool force_zip64);
+}  // namespace internal
 
 }  // namespace slayer
 
