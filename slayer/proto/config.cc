@@ -376,8 +376,13 @@ absl::Status ValidateTraining(const proto::Training& t, const NetworkSpec& spec)
                                                           {"test_labels", im.test_labels()}}) {
       if (value.empty()) return FieldError("data.image." + name, "a file path is required");
     }
-    SLAYER_RETURN_IF_ERROR(RequirePositive("data.image.window_ms", im.window_ms()));
-    SLAYER_RETURN_IF_ERROR(RequirePositive("data.image.max_rate_hz", im.max_rate_hz()));
+    if (!(im.if_gain() > 0 && im.if_gain() <= 1)) {
+      return FieldError("data.image.if_gain", absl::StrCat("must be in (0, 1], got ", im.if_gain()));
+    }
+    if (!(im.poisson_max_prob() > 0 && im.poisson_max_prob() <= 1)) {
+      return FieldError("data.image.poisson_max_prob",
+                        absl::StrCat("must be in (0, 1], got ", im.poisson_max_prob()));
+    }
   } else if (d.has_nmnist()) {
     const proto::NmnistData& nm = d.nmnist();
     if (nm.train_dir().empty()) return FieldError("data.nmnist.train_dir", "a folder is required");
