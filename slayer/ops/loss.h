@@ -1,7 +1,9 @@
 // SLAYER's losses and the spike-count classifier (SPEC §4). Spikes have
 // amplitude 1/Ts; output tensors are [N, O, 1, 1, T] (any [N, O..., T]).
 // Every loss is the sum over the batch, E = 1/2 * Ts * sum e^2, and writes
-// dE/d(spikes) into `grad` (resized to the spikes' shape).
+// dE/d(spikes) into `grad` (resized to the spikes' shape; null skips it).
+// num_spikes treats s_out*1_R and the count error as constants (detached, as
+// in SLAYER), so its gradient is psp's backward of Ts*e.
 //
 //   spike_time:  e = psp(s_out - s_target)
 //   num_spikes:  a = Ts * sum_{t in R} s_out[t], d = true/false count by label,
@@ -11,7 +13,9 @@
 //
 //   float loss;
 //   SLAYER_RETURN_IF_ERROR(NumSpikesLoss(out, labels, region, kernels.eps, ts, &loss, &grad));
-//   std::vector<int> predicted = PredictClasses(out, region);
+//   SLAYER_ASSIGN_OR_RETURN(Tensor counts,
+//                           SpikeCounts(out, region.start_step, region.stop_step, ts));
+//   std::vector<int> predicted = PredictClasses(counts);
 #ifndef SLAYER_OPS_LOSS_H_
 #define SLAYER_OPS_LOSS_H_
 
@@ -55,8 +59,11 @@ using SpikeTimeLossFn = absl::Status (*)(const Tensor&, const Tensor&, absl::Spa
 using NumSpikesLossFn = absl::Status (*)(const Tensor&, absl::Span<const int>,
                                          const CountTarget&, absl::Span<const float>, float,
                                          float*, Tensor*);
+using SpikeRateLossFn = absl::Status (*)(const Tensor&, absl::Span<const int>,
+                                         const CountTarget&, float, float*, Tensor*);
 OpDispatch<SpikeTimeLossFn>& SpikeTimeLossDispatch();
 OpDispatch<NumSpikesLossFn>& NumSpikesLossDispatch();
+OpDispatch<SpikeRateLossFn>& SpikeRateLossDispatch();
 
 namespace cpu {
 absl::Status SpikeTimeLoss(const Tensor& spikes, const Tensor& target,
@@ -64,6 +71,8 @@ absl::Status SpikeTimeLoss(const Tensor& spikes, const Tensor& target,
 absl::Status NumSpikesLoss(const Tensor& spikes, absl::Span<const int> labels,
                            const CountTarget& region, absl::Span<const float> eps, float ts,
                            float* loss, Tensor* grad);
+absl::Status SpikeRateLoss(const Tensor& spikes, absl::Span<const int> labels,
+                           const CountTarget& region, float ts, float* loss, Tensor* grad);
 }  // namespace cpu
 
 }  // namespace ops

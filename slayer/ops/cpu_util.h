@@ -1,0 +1,79 @@
+// Helpers shared by the CPU implementations of the ops (internal to
+// slayer/ops, not part of any contract): uniform argument checks, per-thread
+// scratch memory, and the temporal filter behind psp and the losses.
+//
+//   SLAYER_RETURN_IF_ERROR(internal::CheckTs(ts, "PspForward"));
+//   internal::TemporalFilter filter(eps, ts, steps);
+//   filter.Forward(x_row, out_row);   // out[t] = ts * sum_k eps[k] x[t-k]
+#ifndef SLAYER_OPS_CPU_UTIL_H_
+#define SLAYER_OPS_CPU_UTIL_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "slayer/core/tensor.h"
+
+namespace slayer {
+namespace ops {
+namespace internal {
+
+// InvalidArgument unless ts is positive and finite.
+absl::Status CheckTs(float ts, const char* op);
+// InvalidArgument naming `what` when `ptr` is null.
+absl::Status CheckNotNull(const void* ptr, const char* op, const char* what);
+// InvalidArgument unless `t` has at least `min_rank` dimensions; `expected`
+// describes the layout, e.g. "[N, ..., T]".
+absl::Status CheckMinRank(const Tensor& t, int min_rank, const char* op, const char* what,
+                          const char* expected);
+
+// Per-thread scratch memory that grows and is then reused, so steady-state
+// calls allocate nothing. Users on one thread must not hold the same slot at
+// the same time; the slots in use:
+enum ScratchSlot {
+  kScratchFilter = 0,  // TemporalFilter
+  kScratchA = 1,       // per-task buffers inside ParallelFor
+  kScratchB = 2,
+  kScratchCaller = 3,  // held by the calling thread around a ParallelFor
+  kNumScratchSlots = 4
+};
+// At least `n` floats (contents unspecified), valid until the next call for
+// the same slot on this thread.
+float* Scratch(ScratchSlot slot, int64_t n);
+
+// out[t] = sum_{j<k} c[j] * p[t+j] for t in [0, steps); p holds steps+k-1
+// values. Vectorised over t; the sum over j runs in increasing j.
+void Correlate(const float* p, const float* c, int64_t k, int64_t steps, float* out);
+
+// The psp of one time row (length `steps`) and its transpose, with the taps
+// pre-scaled by ts. Taps at k >= steps cannot reach any output and are
+// dropped. Input and output rows may alias.
+class TemporalFilter {
+ public:
+  TemporalFilter(absl::Span<const float> eps, float ts, int64_t steps);
+  // out[t] = ts * sum_k eps[k] * x[t-k]   (x[t<0] = 0)
+  void Forward(const float* x, float* out) const;
+  // out[t] = ts * sum_k eps[k] * g[t+k]   (g[t>=steps] = 0)
+  void Backward(const float* g, float* out) const;
+  int64_t steps() const { return steps_; }
+  int64_t taps() const { return taps_; }
+
+ private:
+  int64_t steps_;
+  int64_t taps_;
+  std::vector<float> reversed_;  // ts * eps[taps-1-j]
+  std::vector<float> forward_;   // ts * eps[j]
+};
+
+// Calls fn(begin, end) over [0, n) on the default thread pool, with chunks
+// of at least `grain` items.
+void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer
+
+#endif  // SLAYER_OPS_CPU_UTIL_H_

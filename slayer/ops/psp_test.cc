@@ -1,0 +1,147 @@
+#include "slayer/ops/psp.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "slayer/ops/srm_kernel.h"
+#include "slayer/ops/test_util.h"
+
+namespace slayer {
+namespace ops {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::CheckGradient;
+using testing::Dot;
+using testing::RandomUniform;
+
+TEST(PspTest, HandComputedForwardAndBackward) {
+  const std::vector<float> eps = {0.0f, 1.0f, 0.5f};
+  const float ts = 2.0f;
+  Tensor x = Tensor::FromVector({1, 5}, {1, 0, 0, 2, 0});
+  Tensor a;
+  ASSERT_TRUE(PspForward(x, eps, ts, &a).ok());
+  // a[t] = 2 * (x[t-1] + 0.5 x[t-2])
+  EXPECT_THAT(std::vector<float>(a.span().begin(), a.span().end()),
+              ::testing::ElementsAre(0, 2, 1, 0, 4));
+  Tensor g = Tensor::FromVector({1, 5}, {1, 0, 0, 0, 1});
+  Tensor gx;
+  ASSERT_TRUE(PspBackward(g, eps, ts, &gx).ok());
+  // gx[t] = 2 * (g[t+1] + 0.5 g[t+2])
+  EXPECT_THAT(std::vector<float>(gx.span().begin(), gx.span().end()),
+              ::testing::ElementsAre(0, 0, 1, 2, 0));
+}
+
+// Plain double loops, for rows long enough to take the blocked path.
+std::vector<double> NaivePsp(const float* x, int64_t steps, const std::vector<float>& eps,
+                             double ts, bool backward) {
+  std::vector<double> out(steps, 0.0);
+  for (int64_t t = 0; t < steps; ++t) {
+    for (size_t k = 0; k < eps.size(); ++k) {
+      const int64_t i = backward ? t + static_cast<int64_t>(k) : t - static_cast<int64_t>(k);
+      if (i >= 0 && i < steps) out[t] += ts * eps[k] * x[i];
+    }
+  }
+  return out;
+}
+
+class PspShapesTest : public ::testing::TestWithParam<std::tuple<int, float, float>> {};
+
+TEST_P(PspShapesTest, MatchesNaiveLoops) {
+  const auto [steps, tau, ts] = GetParam();
+  const std::vector<float> eps = AlphaKernel(tau, 1.0f, ts, 0.01f, steps);
+  Tensor x = RandomUniform({2, 3, 1, 1, steps}, 11);
+  Tensor a, gx;
+  ASSERT_TRUE(PspForward(x, eps, ts, &a).ok());
+  ASSERT_TRUE(PspBackward(x, eps, ts, &gx).ok());
+  for (int64_t r = 0; r < 6; ++r) {
+    std::vector<double> fwd = NaivePsp(x.data() + r * steps, steps, eps, ts, false);
+    std::vector<double> bwd = NaivePsp(x.data() + r * steps, steps, eps, ts, true);
+    for (int t = 0; t < steps; ++t) {
+      ASSERT_NEAR(a.data()[r * steps + t], fwd[t], 1e-4 * (1 + std::abs(fwd[t]))) << r << "," << t;
+      ASSERT_NEAR(gx.data()[r * steps + t], bwd[t], 1e-4 * (1 + std::abs(bwd[t]))) << r << "," << t;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, PspShapesTest,
+                         ::testing::Values(std::make_tuple(1, 1.0f, 1.0f),
+                                           std::make_tuple(7, 10.0f, 1.0f),
+                                           std::make_tuple(33, 2.0f, 0.5f),
+                                           std::make_tuple(300, 10.0f, 1.0f),
+                                           std::make_tuple(301, 1.0f, 0.1f)));
+
+TEST(PspTest, KernelLongerThanTimeIsCut) {
+  std::vector<float> eps(50, 1.0f);
+  Tensor x = Tensor::FromVector({1, 4}, {1, 2, 3, 4});
+  Tensor a;
+  ASSERT_TRUE(PspForward(x, eps, 1.0f, &a).ok());
+  EXPECT_THAT(std::vector<float>(a.span().begin(), a.span().end()),
+              ::testing::ElementsAre(1, 3, 6, 10));
+}
+
+TEST(PspTest, EmptyKernelGivesZeros) {
+  Tensor x = RandomUniform({2, 5}, 1);
+  Tensor a = Tensor::Full({2, 5}, 3.0f);
+  ASSERT_TRUE(PspForward(x, {}, 1.0f, &a).ok());
+  for (float v : a.span()) EXPECT_EQ(v, 0.0f);
+}
+
+TEST(PspTest, GradientMatchesFiniteDifferences) {
+  const float ts = 0.5f;
+  const std::vector<float> eps = AlphaKernel(3.0f, 1.0f, ts, 0.01f, 64);
+  Tensor x = RandomUniform({2, 3, 2, 1, 45}, 3);
+  Tensor g = RandomUniform(x.shape(), 4);
+  auto loss = [&](const Tensor& v) -> absl::StatusOr<double> {
+    Tensor y;
+    absl::Status s = PspForward(v, eps, ts, &y);
+    if (!s.ok()) return s;
+    return Dot(g, y);
+  };
+  Tensor grad;
+  ASSERT_TRUE(PspBackward(g, eps, ts, &grad).ok());
+  testing::GradientCheckOptions options;
+  options.step = 1.0;  // linear: any step is exact up to rounding
+  absl::Status s = CheckGradient("psp wrt x", x, loss, grad, options);
+  EXPECT_TRUE(s.ok()) << s;
+}
+
+TEST(PspTest, InPlaceAndNoReallocation) {
+  const std::vector<float> eps = AlphaKernel(5.0f, 1.0f, 1.0f, 0.01f, 100);
+  Tensor x = RandomUniform({3, 100}, 5);
+  Tensor expected;
+  ASSERT_TRUE(PspForward(x, eps, 1.0f, &expected).ok());
+  Tensor out;
+  ASSERT_TRUE(PspForward(x, eps, 1.0f, &out).ok());
+  const float* storage = out.data();
+  ASSERT_TRUE(PspForward(x, eps, 1.0f, &out).ok());
+  EXPECT_EQ(out.data(), storage);  // steady state reuses the output
+  Tensor in_place = x.Clone();
+  ASSERT_TRUE(PspForward(in_place, eps, 1.0f, &in_place).ok());
+  EXPECT_TRUE(testing::ExpectClose(in_place, expected, 0, 0, "in place").ok());
+}
+
+TEST(PspTest, BadArgumentsAreInvalidArgument) {
+  const std::vector<float> eps = {0, 1};
+  Tensor x = Tensor::Zeros({2, 4});
+  Tensor out;
+  absl::Status s = PspForward(x, eps, 0.0f, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("ts"));
+  s = PspForward(Tensor(), eps, 1.0f, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("expected [..., T]"));
+  s = PspBackward(x, eps, 1.0f, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PspTest, DispatchersAreRegistered) {
+  const std::vector<std::string>& names = RegisteredOpNames();
+  EXPECT_THAT(names, ::testing::Contains("psp_forward"));
+  EXPECT_THAT(names, ::testing::Contains("psp_backward"));
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace slayer

@@ -1,0 +1,136 @@
+#include "slayer/ops/spike.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "Eigen/Core"
+#include "absl/strings/str_cat.h"
+#include "slayer/core/status.h"
+#include "slayer/ops/cpu_util.h"
+
+namespace slayer {
+namespace ops {
+namespace {
+
+absl::Status CheckForwardArgs(const char* op, const Tensor* u, float theta, float ts,
+                              const Tensor* s) {
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, op, "u"));
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(s, op, "s"));
+  SLAYER_RETURN_IF_ERROR(internal::CheckTs(ts, op));
+  SLAYER_RETURN_IF_ERROR(internal::CheckMinRank(*u, 1, op, "u", "[..., T] (time innermost)"));
+  if (!std::isfinite(theta)) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": theta must be finite, got ", theta));
+  }
+  if (s == u || (!s->empty() && s->SharesStorageWith(*u))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(op, ": s must not share storage with u (u is updated in place)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckBackwardArgs(const char* op, const Tensor& grad_s, const Tensor& u,
+                               const SurrogateParams& params, const Tensor* grad_u) {
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_u, op, "grad_u"));
+  SLAYER_RETURN_IF_ERROR(CheckShape(grad_s, u.shape(), absl::StrCat(op, ": grad_s")));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(u.device(), {{"grad_s", &grad_s}}));
+  const float width = params.tau_rho * params.theta;
+  if (!(width > 0.0f) || !std::isfinite(width) || !std::isfinite(params.scale_rho)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": surrogate needs tau_rho * theta > 0 and a finite scale_rho, got tau_rho ",
+        params.tau_rho, ", theta ", params.theta, ", scale_rho ", params.scale_rho));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+OpDispatch<SpikeForwardFn>& SpikeForwardDispatch() {
+  static auto* dispatch = new OpDispatch<SpikeForwardFn>("spike_forward", &cpu::SpikeForward);
+  return *dispatch;
+}
+
+OpDispatch<SpikeBackwardFn>& SpikeBackwardDispatch() {
+  static auto* dispatch =
+      new OpDispatch<SpikeBackwardFn>("spike_backward", &cpu::SpikeBackward);
+  return *dispatch;
+}
+
+namespace {
+[[maybe_unused]] const bool kRegistered = (SpikeForwardDispatch(), SpikeBackwardDispatch(), true);
+}  // namespace
+
+absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, float ts,
+                          Tensor* s) {
+  SLAYER_RETURN_IF_ERROR(CheckForwardArgs("SpikeForward", u, theta, ts, s));
+  return SpikeForwardDispatch()(u->device(), u, nu, theta, ts, s);
+}
+
+absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
+                           const SurrogateParams& params, Tensor* grad_u) {
+  SLAYER_RETURN_IF_ERROR(CheckBackwardArgs("SpikeBackward", grad_s, u, params, grad_u));
+  return SpikeBackwardDispatch()(u.device(), grad_s, u, params, grad_u);
+}
+
+namespace cpu {
+
+absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, float ts,
+                          Tensor* s) {
+  SLAYER_RETURN_IF_ERROR(CheckForwardArgs("SpikeForward", u, theta, ts, s));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"SpikeForward: u", u}}));
+  SLAYER_RETURN_IF_ERROR(EnsureShape(s, u->shape(), Device::kCpu));
+  const int64_t steps = u->dim(-1);
+  if (u->numel() == 0) return absl::OkStatus();
+  const int64_t rows = u->numel() / steps;
+  const int64_t taps = static_cast<int64_t>(nu.size());
+  const float amplitude = 1.0f / ts;
+  float* potential = u->data();
+  float* spikes = s->data();
+  internal::ParallelFor(rows, std::max<int64_t>(1, 4096 / steps), [&](int64_t begin,
+                                                                     int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      float* ur = potential + r * steps;
+      float* sr = spikes + r * steps;
+      // A recurrence in time: a spike's refractory response changes the
+      // potential that later steps compare against theta.
+      for (int64_t t = 0; t < steps; ++t) {
+        if (ur[t] >= theta) {
+          sr[t] = amplitude;
+          const int64_t reach = std::min(taps, steps - t);
+          for (int64_t j = 0; j < reach; ++j) ur[t + j] += nu[j];
+        } else {
+          sr[t] = 0.0f;
+        }
+      }
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
+                           const SurrogateParams& params, Tensor* grad_u) {
+  SLAYER_RETURN_IF_ERROR(CheckBackwardArgs("SpikeBackward", grad_s, u, params, grad_u));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"SpikeBackward: u", &u}}));
+  SLAYER_RETURN_IF_ERROR(EnsureShape(grad_u, u.shape(), Device::kCpu));
+  const int64_t n = u.numel();
+  if (n == 0) return absl::OkStatus();
+  const float width = params.tau_rho * params.theta;
+  const float height = params.scale_rho / width;
+  const float inv_width = 1.0f / width;
+  const float theta = params.theta;
+  const float* gs = grad_s.data();
+  const float* pot = u.data();
+  float* gu = grad_u->data();
+  internal::ParallelFor(n, 1 << 14, [&](int64_t begin, int64_t end) {
+    const int64_t len = end - begin;
+    Eigen::Map<const Eigen::ArrayXf> g(gs + begin, len);
+    Eigen::Map<const Eigen::ArrayXf> v(pot + begin, len);
+    Eigen::Map<Eigen::ArrayXf> out(gu + begin, len);
+    // grad_u may alias grad_s: every element is read before it is written.
+    out = g * (height * (-(v - theta).abs() * inv_width).exp());
+  });
+  return absl::OkStatus();
+}
+
+}  // namespace cpu
+}  // namespace ops
+}  // namespace slayer
