@@ -1,0 +1,137 @@
+#include "slayer/ops/dense.h"
+
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "slayer/ops/status_testing.h"
+#include "slayer/ops/test_util.h"
+
+namespace slayer {
+namespace ops {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::Dot;
+using testing::RandomUniform;
+
+TEST(DenseTest, HandComputed) {
+  Tensor x = Tensor::FromVector({1, 2, 1, 1, 3}, {1, 2, 3, 4, 5, 6});
+  Tensor w = Tensor::FromVector({2, 2}, {1, 0, 0.5f, -1});
+  Tensor y;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y));
+  EXPECT_EQ(y.shape(), Shape({1, 2, 1, 1, 3}));
+  EXPECT_THAT(std::vector<float>(y.span().begin(), y.span().end()),
+              ElementsAre(1, 2, 3, -3.5f, -4, -4.5f));
+  Tensor gy = Tensor::FromVector({1, 2, 1, 1, 3}, {1, 0, 0, 0, 0, 2});
+  Tensor gx, gw;
+  SLAYER_ASSERT_OK(DenseBackward(x, w, gy, &gx, &gw));
+  // gx[i, t] = sum_o w[o, i] gy[o, t];  gw[o, i] = sum_t gy[o, t] x[i, t].
+  EXPECT_THAT(std::vector<float>(gx.span().begin(), gx.span().end()),
+              ElementsAre(1, 0, 1, 0, 0, -2));
+  EXPECT_THAT(std::vector<float>(gw.span().begin(), gw.span().end()), ElementsAre(1, 4, 6, 12));
+}
+
+// y[n, o, t] = sum_i w[o, i] x[n, i, t] in double.
+Tensor NaiveDense(const Tensor& x, const Tensor& w) {
+  const int64_t n_batch = x.dim(0), steps = x.dim(-1), in = w.dim(1), out = w.dim(0);
+  Tensor y = Tensor::Zeros({n_batch, out, 1, 1, steps});
+  for (int64_t n = 0; n < n_batch; ++n)
+    for (int64_t o = 0; o < out; ++o)
+      for (int64_t t = 0; t < steps; ++t) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < in; ++i) {
+          sum += static_cast<double>(w.data()[o * in + i]) * x.data()[(n * in + i) * steps + t];
+        }
+        y.data()[(n * out + o) * steps + t] = static_cast<float>(sum);
+      }
+  return y;
+}
+
+class DenseShapesTest : public ::testing::TestWithParam<std::tuple<Shape, int64_t>> {};
+
+TEST_P(DenseShapesTest, ForwardMatchesLoopsAndBackwardMatchesFiniteDifferences) {
+  const auto& [x_shape, outputs] = GetParam();
+  Tensor x = RandomUniform(x_shape, 1);
+  const int64_t inputs = x.numel() / (x.dim(0) * x.dim(-1));
+  Tensor w = RandomUniform({outputs, inputs}, 2);
+  Tensor y;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y, NaiveDense(x, w), 1e-5, 1e-5, "dense forward"));
+
+  Tensor g = RandomUniform(y.shape(), 3);
+  Tensor gx, gw = Tensor::Full({outputs, inputs}, 123.0f);  // must be overwritten
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx, &gw));
+  testing::GradientCheckOptions options;
+  options.step = 1.0;  // bilinear: exact in each argument
+  options.atol = 1e-4;
+  SLAYER_EXPECT_OK(testing::CheckGradient(
+      "dense wrt x", x,
+      [&](const Tensor& v) -> absl::StatusOr<double> {
+        Tensor out;
+        SLAYER_RETURN_IF_ERROR(DenseForward(v, w, &out));
+        return Dot(g, out);
+      },
+      gx, options));
+  SLAYER_EXPECT_OK(testing::CheckGradient(
+      "dense wrt w", w,
+      [&](const Tensor& v) -> absl::StatusOr<double> {
+        Tensor out;
+        SLAYER_RETURN_IF_ERROR(DenseForward(x, v, &out));
+        return Dot(g, out);
+      },
+      gw, options));
+
+  // Each gradient alone gives the same values.
+  Tensor gx_only, gw_only;
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx_only, nullptr));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, nullptr, &gw_only));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gx_only, gx, 0, 0, "grad_x alone"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw_only, gw, 0, 0, "grad_w alone"));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, DenseShapesTest,
+    ::testing::Values(std::make_tuple(Shape{3, 4, 2, 2, 20}, int64_t{7}),
+                      std::make_tuple(Shape{1, 40, 1, 1, 33}, int64_t{130}),  // rows split
+                      std::make_tuple(Shape{2, 5, 9}, int64_t{1}),
+                      std::make_tuple(Shape{5, 1}, int64_t{3})));
+
+TEST(DenseTest, SteadyStateReusesOutputs) {
+  Tensor x = RandomUniform({2, 8, 1, 1, 10}, 1);
+  Tensor w = RandomUniform({4, 8}, 2);
+  Tensor y, gx, gw;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y));
+  Tensor g = RandomUniform(y.shape(), 3);
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx, &gw));
+  const float* py = y.data();
+  const float* pgx = gx.data();
+  const float* pgw = gw.data();
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx, &gw));
+  EXPECT_EQ(y.data(), py);
+  EXPECT_EQ(gx.data(), pgx);
+  EXPECT_EQ(gw.data(), pgw);
+}
+
+TEST(DenseTest, BadShapesAreInvalidArgument) {
+  Tensor x = Tensor::Zeros({2, 4, 2, 2, 10});
+  Tensor y;
+  absl::Status s = DenseForward(x, Tensor::Zeros({3, 15}), &y);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("w has shape [3,15], expected [O, 16]"));
+  s = DenseForward(Tensor::Zeros({7}), Tensor::Zeros({3, 1}), &y);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("x has shape [7]"));
+  Tensor gx, gw;
+  s = DenseBackward(x, Tensor::Zeros({3, 16}), Tensor::Zeros({2, 3, 10}), &gx, &gw);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("grad_y: expected shape [2,3,1,1,10]"));
+  s = DenseForward(x, Tensor::Zeros({3, 16}), nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace slayer

@@ -1,0 +1,127 @@
+#include "slayer/ops/spike.h"
+
+#include <cmath>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "slayer/ops/srm_kernel.h"
+#include "slayer/ops/status_testing.h"
+#include "slayer/ops/test_util.h"
+
+namespace slayer {
+namespace ops {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+std::vector<float> Values(const Tensor& t) { return {t.span().begin(), t.span().end()}; }
+
+TEST(SpikeForwardTest, HandComputedRecurrence) {
+  // theta 10, nu = {0, -5, -1}, Ts 0.5 (spike amplitude 2).
+  Tensor u = Tensor::FromVector({1, 6}, {0, 12, 5, 10, 9.9f, 20});
+  Tensor s;
+  SLAYER_ASSERT_OK(SpikeForward(&u, {0.0f, -5.0f, -1.0f}, 10.0f, 0.5f, &s));
+  // t=1 fires (12 >= 10) and pushes u[2] to 0 and u[3] to 9: the 10 at t=3
+  // no longer fires; 20 at t=5 does (its refractory falls outside T).
+  EXPECT_THAT(Values(s), ElementsAre(0, 2, 0, 0, 0, 2));
+  EXPECT_THAT(Values(u), ElementsAre(0, 12, 0, 9, 9.9f, 20));
+}
+
+TEST(SpikeForwardTest, ThresholdIsInclusive) {
+  Tensor u = Tensor::FromVector({1, 2}, {10.0f, 9.999f});
+  Tensor s;
+  SLAYER_ASSERT_OK(SpikeForward(&u, {}, 10.0f, 1.0f, &s));
+  EXPECT_THAT(Values(s), ElementsAre(1, 0));
+}
+
+TEST(SpikeForwardTest, RefractoryCanEnableLaterSpikesOnlyThroughU) {
+  // A positive refractory term (unusual, but the contract allows it) is
+  // added before later steps compare against theta.
+  Tensor u = Tensor::FromVector({1, 3}, {10, 6, 0});
+  Tensor s;
+  SLAYER_ASSERT_OK(SpikeForward(&u, {0, 5, 1}, 10.0f, 1.0f, &s));
+  EXPECT_THAT(Values(s), ElementsAre(1, 1, 0));
+  EXPECT_THAT(Values(u), ElementsAre(10, 11, 6));  // 0 + 1 (from t=0) + 5 (from t=1)
+}
+
+TEST(SpikeForwardTest, ManyRowsMatchSequentialLoop) {
+  const float ts = 1.0f, theta = 10.0f;
+  SrmParams p;
+  const std::vector<float> nu = MakeSrmKernels(p, ts, 200).nu;
+  Tensor u = testing::RandomUniform({3, 7, 2, 2, 200}, 3, 0.0f, 25.0f);
+  Tensor expected_u = u.Clone();
+  Tensor expected_s = Tensor::Zeros(u.shape());
+  const int64_t steps = 200;
+  for (int64_t r = 0; r < u.numel() / steps; ++r) {
+    float* ur = expected_u.data() + r * steps;
+    for (int64_t t = 0; t < steps; ++t) {
+      if (ur[t] >= theta) {
+        expected_s.data()[r * steps + t] = 1.0f / ts;
+        for (size_t j = 0; j < nu.size() && t + static_cast<int64_t>(j) < steps; ++j) {
+          ur[t + j] += nu[j];
+        }
+      }
+    }
+  }
+  Tensor s;
+  SLAYER_ASSERT_OK(SpikeForward(&u, nu, theta, ts, &s));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s, expected_s, 0, 0, "spikes"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u, expected_u, 0, 0, "potential after refractory"));
+}
+
+TEST(SpikeBackwardTest, EqualsSurrogateFormula) {
+  SurrogateParams p;
+  p.theta = 10.0f;
+  p.tau_rho = 0.5f;
+  p.scale_rho = 2.0f;
+  Tensor u = testing::RandomUniform({2, 3, 1, 1, 50}, 1, -5.0f, 25.0f);
+  Tensor gs = testing::RandomUniform(u.shape(), 2);
+  Tensor gu;
+  SLAYER_ASSERT_OK(SpikeBackward(gs, u, p, &gu));
+  ASSERT_EQ(gu.shape(), u.shape());
+  for (int64_t i = 0; i < u.numel(); ++i) {
+    const double width = static_cast<double>(p.tau_rho) * p.theta;
+    const double rho = p.scale_rho / width * std::exp(-std::abs(u.data()[i] - p.theta) / width);
+    const double want = gs.data()[i] * rho;
+    ASSERT_NEAR(gu.data()[i], want, 1e-6 * std::abs(want) + 1e-12) << i;
+  }
+  // At u == theta the surrogate peaks at scale_rho / (tau_rho * theta).
+  Tensor at_theta = Tensor::Full({1, 1}, 10.0f);
+  Tensor one = Tensor::Full({1, 1}, 1.0f);
+  SLAYER_ASSERT_OK(SpikeBackward(one, at_theta, p, &gu));
+  EXPECT_FLOAT_EQ(gu.data()[0], 2.0f / 5.0f);
+}
+
+TEST(SpikeBackwardTest, MayWriteIntoGradS) {
+  SurrogateParams p;
+  Tensor u = testing::RandomUniform({4, 33}, 1, 0.0f, 20.0f);
+  Tensor gs = testing::RandomUniform(u.shape(), 2);
+  Tensor expected;
+  SLAYER_ASSERT_OK(SpikeBackward(gs, u, p, &expected));
+  SLAYER_ASSERT_OK(SpikeBackward(gs, u, p, &gs));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gs, expected, 0, 0, "in place"));
+}
+
+TEST(SpikeTest, BadArgumentsAreInvalidArgument) {
+  Tensor u = Tensor::Zeros({2, 5});
+  absl::Status s = SpikeForward(&u, {}, 10.0f, 1.0f, &u);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("share storage"));
+  Tensor out;
+  s = SpikeForward(&u, {}, 10.0f, -1.0f, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  s = SpikeBackward(Tensor::Zeros({2, 4}), u, SurrogateParams(), &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("grad_s: expected shape [2,5], got [2,4]"));
+  SurrogateParams bad;
+  bad.tau_rho = 0.0f;
+  s = SpikeBackward(u, u, bad, &out);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("tau_rho"));
+}
+
+}  // namespace
+}  // namespace ops
+}  // namespace slayer
