@@ -1,6 +1,7 @@
 #include "slayer/ops/conv.h"
 
 #include <string>
+#include <ostream>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -64,6 +65,9 @@ struct ConvCase {
   Shape x, w;
   Conv2dParams p;
 };
+
+// Names the case in gtest messages.
+std::ostream& operator<<(std::ostream& os, const ConvCase& c) { return os << c.name; }
 
 Conv2dParams Params(int sh, int sw, int ph, int pw, int dh, int dw, int groups) {
   Conv2dParams p;

@@ -1,6 +1,7 @@
 #include "slayer/ops/delay.h"
 
 #include <cmath>
+#include <ostream>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -67,6 +68,9 @@ struct DelayFdCase {
   Shape x, d;
   float ts;
 };
+
+// Names the case in gtest messages.
+std::ostream& operator<<(std::ostream& os, const DelayFdCase& c) { return os << c.name; }
 
 class DelayGradientTest : public ::testing::TestWithParam<DelayFdCase> {};
 

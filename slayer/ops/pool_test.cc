@@ -1,6 +1,7 @@
 #include "slayer/ops/pool.h"
 
 #include <string>
+#include <ostream>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -63,6 +64,9 @@ struct PoolCase {
   Shape x;
   int kernel, stride, pad;
 };
+
+// Names the case in gtest messages.
+std::ostream& operator<<(std::ostream& os, const PoolCase& c) { return os << c.name; }
 
 class PoolCasesTest : public ::testing::TestWithParam<PoolCase> {};
 

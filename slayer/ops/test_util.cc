@@ -107,8 +107,8 @@ absl::Status CheckGradient(const std::string& what, const Tensor& x,
     direction[i] = 0.0f;
     const double an = grad.data()[i];
     if (!(std::abs(fd - an) <= options.atol + options.rtol * std::abs(an))) {
-      return absl::InternalError(absl::StrCat(what, ": d loss / d x[", i, "] of ",
-                                              ShapeString(base.shape()), " is ", an,
+      return absl::InternalError(absl::StrCat(what, ": the derivative at flat index ", i,
+                                              " of ", ShapeString(base.shape()), " is ", an,
                                               " analytically but ", fd,
                                               " by finite differences (step ", h, ")"));
     }
