@@ -1,0 +1,78 @@
+#include "slayer/data/image_dataset.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "slayer/core/status.h"
+#include "slayer/data/byte_reader.h"
+
+namespace slayer {
+namespace data {
+
+ImageFiles FashionMnistFiles(absl::string_view dir, bool train) {
+  const char* prefix = train ? "train" : "t10k";
+  return {absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz"),
+          absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz")};
+}
+
+absl::StatusOr<std::unique_ptr<ImageDataset>> ImageDataset::Create(
+    IdxArray images, IdxArray labels, const ImageEncoderOptions& encoder, int num_classes,
+    absl::string_view images_name, absl::string_view labels_name) {
+  SLAYER_RETURN_IF_ERROR(encoder.Validate());
+  if (images.shape.size() != 3) {
+    return absl::InvalidArgumentError(absl::StrCat(images_name, ": images have shape ",
+                                                   ShapeString(images.shape),
+                                                   ", expected [N, H, W]"));
+  }
+  if (labels.shape.size() != 1 || labels.shape[0] != images.shape[0]) {
+    return absl::InvalidArgumentError(absl::StrCat(labels_name, ": labels have shape ",
+                                                   ShapeString(labels.shape), ", expected [",
+                                                   images.shape[0], "] to match ",
+                                                   images_name));
+  }
+  if (num_classes < 1 || num_classes > 256) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_classes = ", num_classes, ", expected 1..256"));
+  }
+  for (int64_t i = 0; i < labels.numel(); ++i) {
+    if (labels.bytes()[i] >= num_classes) {
+      // Offset in the (decompressed) IDX file: 4 magic + 4 dimension bytes.
+      return DataError(labels_name, 8 + i,
+                       absl::StrCat("label ", int{labels.bytes()[i]}, " of sample ", i,
+                                    ", expected 0..", num_classes - 1));
+    }
+  }
+  return std::unique_ptr<ImageDataset>(
+      new ImageDataset(std::move(images), std::move(labels), encoder, num_classes));
+}
+
+absl::Status ImageDataset::Get(int64_t index, Rng* rng, Tensor* out, int* label) const {
+  SLAYER_RETURN_IF_ERROR(CheckGetArgs(*this, index, out, label));
+  absl::Span<const uint8_t> pixels = image(index);
+  std::vector<float> intensities(pixels.size());
+  for (size_t i = 0; i < pixels.size(); ++i) intensities[i] = pixels[i] * (1.0f / 255.0f);
+  Rng fixed = Rng(0).Stream(static_cast<uint64_t>(index));
+  SLAYER_RETURN_IF_ERROR(EncodeImage(intensities, encoder_, rng ? rng : &fixed, out->span()));
+  *label = labels_.bytes()[index];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> ImageDataset::Label(int64_t index) const {
+  SLAYER_RETURN_IF_ERROR(CheckIndex(*this, index));
+  return int{labels_.bytes()[index]};
+}
+
+absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
+                                                          const std::string& labels_path,
+                                                          const ImageEncoderOptions& encoder) {
+  SLAYER_ASSIGN_OR_RETURN(IdxArray images, ReadIdx(images_path));
+  SLAYER_ASSIGN_OR_RETURN(IdxArray labels, ReadIdx(labels_path));
+  SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<ImageDataset> ds,
+                          ImageDataset::Create(std::move(images), std::move(labels), encoder,
+                                               10, images_path, labels_path));
+  return std::unique_ptr<Dataset>(std::move(ds));
+}
+
+}  // namespace data
+}  // namespace slayer
