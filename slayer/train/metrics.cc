@@ -106,6 +106,22 @@ absl::StatusOr<MetricsLog> MetricsLog::Open(std::string path) {
   return log;
 }
 
+absl::Status MetricsLog::AppendDeferred(const MetricsRow& row) {
+  if (!rows_.empty() && row.epoch <= rows_.back().epoch) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path_, ": cannot append epoch ", row.epoch, " after epoch ", rows_.back().epoch,
+        " (expected increasing epochs; TruncateAfter() when resuming)"));
+  }
+  rows_.push_back(row);
+  Recompute();
+  return absl::OkStatus();
+}
+
+absl::Status MetricsLog::Flush() const {
+  if (path_.empty()) return absl::OkStatus();
+  return WriteFileAtomic(path_, FormatMetricsCsv(rows_));
+}
+
 absl::Status MetricsLog::Append(const MetricsRow& row) {
   if (!rows_.empty() && row.epoch <= rows_.back().epoch) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -113,7 +129,8 @@ absl::Status MetricsLog::Append(const MetricsRow& row) {
         " (expected increasing epochs; TruncateAfter() when resuming)"));
   }
   rows_.push_back(row);
-  absl::Status s = WriteFileAtomic(path_, FormatMetricsCsv(rows_));
+  absl::Status s =
+      path_.empty() ? absl::OkStatus() : WriteFileAtomic(path_, FormatMetricsCsv(rows_));
   if (!s.ok()) {
     rows_.pop_back();
     return s;

@@ -56,7 +56,8 @@ struct BestMetrics {
 
 class MetricsLog {
  public:
-  // An empty log that will write to `path` (nothing is written until Append).
+  // An empty log that will write to `path` (nothing is written until Append;
+  // an empty path keeps the rows in memory only).
   explicit MetricsLog(std::string path);
   // Reads `path` when it exists (a run being resumed), else starts empty.
   static absl::StatusOr<MetricsLog> Open(std::string path);
@@ -64,6 +65,10 @@ class MetricsLog {
   // Adds a row (its epoch must exceed the last one) and rewrites the file
   // atomically.
   absl::Status Append(const MetricsRow& row);
+  // Adds a row in memory only; Flush() writes the file. For runs of many
+  // short epochs that checkpoint every few seconds rather than every epoch.
+  absl::Status AppendDeferred(const MetricsRow& row);
+  absl::Status Flush() const;
   // Drops rows after `epoch` (in memory; written by the next Append). A run
   // resumed from an older checkpoint repeats those epochs.
   void TruncateAfter(int64_t epoch);

@@ -1,0 +1,427 @@
+#include "slayer/layers/network.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "slayer/core/status.h"
+#include "slayer/ops/conv.h"
+#include "slayer/ops/delay.h"
+#include "slayer/ops/dense.h"
+#include "slayer/ops/dropout.h"
+#include "slayer/ops/pool.h"
+#include "slayer/ops/psp.h"
+#include "slayer/ops/spike.h"
+
+namespace slayer {
+namespace layers {
+namespace {
+
+Shape BatchShape(int64_t n, const Shape& chw, int64_t steps) {
+  return {n, chw[0], chw[1], chw[2], steps};
+}
+
+// psp + spike after a synaptic op: z -> u = psp(z) -> s = spike(u).
+class SpikingStage {
+ public:
+  SpikingStage(const Network* net, bool spiking) : net_(net), spiking_(spiking) {}
+
+  absl::Status Forward(const Tensor& z, Tensor* out) {
+    const ops::SrmParams& srm = Srm();
+    SLAYER_RETURN_IF_ERROR(ops::PspForward(z, net_->kernels().eps, net_->ts(), &u_));
+    if (!spiking_) {
+      *out = u_;
+      return absl::OkStatus();
+    }
+    return ops::SpikeForward(&u_, net_->kernels().nu, srm.theta, net_->ts(), out);
+  }
+
+  // grad_s -> grad_z.
+  absl::Status Backward(const Tensor& grad_s, Tensor* grad_z) {
+    const Tensor* g = &grad_s;
+    if (spiking_) {
+      ops::SurrogateParams sp;
+      sp.theta = Srm().theta;
+      sp.tau_rho = Srm().tau_rho;
+      sp.scale_rho = Srm().scale_rho;
+      SLAYER_RETURN_IF_ERROR(ops::SpikeBackward(grad_s, u_, sp, &grad_u_));
+      g = &grad_u_;
+    }
+    return ops::PspBackward(*g, net_->kernels().eps, net_->ts(), grad_z);
+  }
+
+  const Tensor* potential() const { return spiking_ ? &u_ : nullptr; }
+
+ private:
+  ops::SrmParams Srm() const {
+    const proto::SrmNeuron& n = net_->spec().srm;
+    ops::SrmParams p;
+    p.theta = n.theta();
+    p.tau_rho = n.tau_rho();
+    p.scale_rho = n.scale_rho();
+    return p;
+  }
+  const Network* net_;
+  bool spiking_;
+  Tensor u_;
+  Tensor grad_u_;
+};
+
+void InitUniform(Tensor* t, float bound, Rng& rng) {
+  for (float& v : t->span()) v = rng.Uniform(-bound, bound);
+}
+
+class DenseLayer : public Layer {
+ public:
+  DenseLayer(const Network* net, const config::LayerSpec& ls, Rng& rng)
+      : Layer(ls.layer.name()), stage_(net, ls.spiking) {
+    const int64_t in = NumElements(ls.in_shape);
+    const int64_t out = ls.layer.dense().units();
+    weight_.name = name_ + "/weight";
+    weight_.value = Tensor::Zeros({out, in});
+    InitUniform(&weight_.value, ls.layer.dense().weight_scale() / std::sqrt(float(in)), rng);
+    weight_.grad = Tensor::Zeros({out, in});
+  }
+  absl::Status Forward(const Tensor& in, bool) override {
+    input_ = in;
+    SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_));
+    return stage_.Forward(z_, &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
+    return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad);
+  }
+  const Tensor* potential() const override { return stage_.potential(); }
+  std::vector<Param*> params() override { return {&weight_}; }
+
+ private:
+  SpikingStage stage_;
+  Param weight_;
+  Tensor input_, z_, grad_z_;
+};
+
+class ConvLayer : public Layer {
+ public:
+  ConvLayer(const Network* net, const config::LayerSpec& ls, Rng& rng)
+      : Layer(ls.layer.name()), stage_(net, ls.spiking) {
+    const proto::ConvLayer& c = ls.layer.conv();
+    p_.stride_h = p_.stride_w = c.stride();
+    p_.pad_h = p_.pad_w = c.padding();
+    p_.dilation_h = p_.dilation_w = c.dilation();
+    p_.groups = c.groups();
+    const int64_t in_c = ls.in_shape[0] / c.groups();
+    weight_.name = name_ + "/weight";
+    weight_.value = Tensor::Zeros({c.filters(), in_c, c.kernel_h(), c.kernel_w()});
+    const float fan_in = float(in_c * c.kernel_h() * c.kernel_w());
+    InitUniform(&weight_.value, c.weight_scale() / std::sqrt(fan_in), rng);
+    weight_.grad = Tensor::Zeros(weight_.value.shape());
+  }
+  absl::Status Forward(const Tensor& in, bool) override {
+    input_ = in;
+    SLAYER_RETURN_IF_ERROR(ops::Conv2dForward(in, weight_.value, p_, &z_));
+    return stage_.Forward(z_, &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
+    return ops::Conv2dBackward(input_, weight_.value, p_, grad_z_, grad_in, &weight_.grad);
+  }
+  const Tensor* potential() const override { return stage_.potential(); }
+  std::vector<Param*> params() override { return {&weight_}; }
+
+ private:
+  SpikingStage stage_;
+  ops::Conv2dParams p_;
+  Param weight_;
+  Tensor input_, z_, grad_z_;
+};
+
+class PoolLayer : public Layer {
+ public:
+  PoolLayer(const Network* net, const config::LayerSpec& ls)
+      : Layer(ls.layer.name()), stage_(net, ls.spiking) {
+    const proto::PoolLayer& p = ls.layer.pool();
+    p_.kernel = p.kernel();
+    p_.stride = p.stride();
+    p_.pad = p.padding();
+    p_.weight = p.weight();
+  }
+  absl::Status Forward(const Tensor& in, bool) override {
+    in_shape_ = in.shape();
+    SLAYER_RETURN_IF_ERROR(ops::PoolForward(in, p_, &z_));
+    return stage_.Forward(z_, &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
+    if (grad_in == nullptr) return absl::OkStatus();
+    return ops::PoolBackward(in_shape_, p_, grad_z_, grad_in);
+  }
+  const Tensor* potential() const override { return stage_.potential(); }
+
+ private:
+  SpikingStage stage_;
+  ops::PoolParams p_;
+  Shape in_shape_;
+  Tensor z_, grad_z_;
+};
+
+class DropoutLayer : public Layer {
+ public:
+  DropoutLayer(const config::LayerSpec& ls, uint64_t seed)
+      : Layer(ls.layer.name()), p_(ls.layer.dropout().p()), seed_(seed) {}
+  void set_step(uint64_t step) { step_ = step; }
+  absl::Status Forward(const Tensor& in, bool training) override {
+    active_ = training && p_ > 0;
+    if (!active_) {
+      output_ = in;
+      return absl::OkStatus();
+    }
+    Rng rng = Rng(seed_).Stream(step_);
+    Tensor host_mask;
+    SLAYER_RETURN_IF_ERROR(ops::MakeDropoutMask(in.shape(), p_, rng, &host_mask));
+    SLAYER_ASSIGN_OR_RETURN(mask_, host_mask.To(in.device()));
+    return ops::DropoutForward(in, mask_, &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    if (grad_in == nullptr) return absl::OkStatus();
+    if (!active_) {
+      SLAYER_RETURN_IF_ERROR(EnsureShape(grad_in, grad_out.shape(), grad_out.device()));
+      return grad_in->CopyFrom(grad_out);
+    }
+    return ops::DropoutBackward(grad_out, mask_, grad_in);
+  }
+
+ private:
+  float p_;
+  uint64_t seed_;
+  uint64_t step_ = 0;
+  bool active_ = false;
+  Tensor mask_;
+};
+
+class DelayLayer : public Layer {
+ public:
+  DelayLayer(const Network* net, const config::LayerSpec& ls, Rng& rng)
+      : Layer(ls.layer.name()), net_(net) {
+    const proto::DelayLayer& d = ls.layer.delay();
+    delay_.name = name_ + "/delay";
+    delay_.is_delay = true;
+    delay_.max_delay_ms = d.max_delay_ms();
+    Shape shape = d.per_channel() ? Shape{ls.in_shape[0]} : ls.in_shape;
+    delay_.value = Tensor::Full(shape, d.init_ms());
+    if (d.init_max_ms() > 0) {
+      for (float& v : delay_.value.span()) v = rng.Uniform(0.0f, d.init_max_ms());
+    }
+    delay_.grad = Tensor::Zeros(shape);
+  }
+  absl::Status Forward(const Tensor& in, bool) override {
+    input_ = in;
+    return ops::DelayForward(in, delay_.value, net_->ts(), &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    return ops::DelayBackward(input_, delay_.value, net_->ts(), grad_out, grad_in,
+                              &delay_.grad);
+  }
+  std::vector<Param*> params() override { return {&delay_}; }
+
+ private:
+  const Network* net_;
+  Param delay_;
+  Tensor input_;
+};
+
+class ShiftLayer : public Layer {
+ public:
+  ShiftLayer(const Network* net, const config::LayerSpec& ls)
+      : Layer(ls.layer.name()), net_(net), shift_ms_(ls.layer.delay_shift().shift_ms()) {}
+  absl::Status Forward(const Tensor& in, bool) override {
+    return ops::ShiftForward(in, shift_ms_, net_->ts(), &output_);
+  }
+  absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    if (grad_in == nullptr) return absl::OkStatus();
+    return ops::ShiftBackward(grad_out, shift_ms_, net_->ts(), grad_in);
+  }
+
+ private:
+  const Network* net_;
+  float shift_ms_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::NetworkSpec& spec,
+                                                         uint64_t seed) {
+  ops::SrmParams srm;
+  srm.theta = spec.srm.theta();
+  srm.tau_sr_ms = spec.srm.tau_sr_ms();
+  srm.tau_ref_ms = spec.srm.tau_ref_ms();
+  srm.scale_ref = spec.srm.scale_ref();
+  srm.tau_rho = spec.srm.tau_rho();
+  srm.scale_rho = spec.srm.scale_rho();
+  srm.epsilon_sr = spec.srm.epsilon_sr();
+  srm.epsilon_ref = spec.srm.epsilon_ref();
+  ops::SrmKernels kernels =
+      ops::MakeSrmKernels(srm, static_cast<float>(spec.ts_ms), spec.steps);
+  std::unique_ptr<Network> net(new Network(spec, std::move(kernels)));
+  net->seed_ = seed;
+  Rng init(seed, /*stream=*/0);
+  for (size_t i = 0; i < spec.layers.size(); ++i) {
+    const config::LayerSpec& ls = spec.layers[i];
+    std::unique_ptr<Layer> layer;
+    switch (ls.layer.kind_case()) {
+      case proto::Layer::kDense:
+        layer = std::make_unique<DenseLayer>(net.get(), ls, init);
+        break;
+      case proto::Layer::kConv:
+        layer = std::make_unique<ConvLayer>(net.get(), ls, init);
+        break;
+      case proto::Layer::kPool:
+        layer = std::make_unique<PoolLayer>(net.get(), ls);
+        break;
+      case proto::Layer::kDropout:
+        layer = std::make_unique<DropoutLayer>(ls, SplitMix64(seed + 1000 + i));
+        break;
+      case proto::Layer::kDelay:
+        layer = std::make_unique<DelayLayer>(net.get(), ls, init);
+        break;
+      case proto::Layer::kDelayShift:
+        layer = std::make_unique<ShiftLayer>(net.get(), ls);
+        break;
+      default:
+        return absl::InvalidArgumentError(
+            absl::StrCat("layer[", i, "] '", ls.layer.name(), "': unknown kind"));
+    }
+    net->layers_.push_back(std::move(layer));
+  }
+  net->grads_.resize(net->layers_.size());
+  return net;
+}
+
+absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step) {
+  const Shape want = BatchShape(input.rank() > 0 ? input.dim(0) : 0, spec_.input_shape, steps());
+  if (input.rank() != 5 || input.shape() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "network input: expected [N, C, H, W, T] = [N,", spec_.input_shape[0], ",",
+        spec_.input_shape[1], ",", spec_.input_shape[2], ",", steps(), "], got ",
+        ShapeString(input.shape())));
+  }
+  // Data arrive as 0/1 spikes; inside the network a spike has amplitude
+  // 1/Ts so that it integrates to 1 whatever the sampling time.
+  if (!input.is_cpu()) {
+    return absl::InvalidArgumentError(
+        "network input must be a host tensor (it is scaled and copied to the device)");
+  }
+  Tensor* host = device_ == Device::kCpu ? &scaled_input_ : &host_scaled_input_;
+  SLAYER_RETURN_IF_ERROR(EnsureShape(host, input.shape(), Device::kCpu));
+  const float inv_ts = 1.0f / ts();
+  const float* src = input.data();
+  float* dst = host->data();
+  for (int64_t i = 0; i < input.numel(); ++i) dst[i] = src[i] * inv_ts;
+  if (device_ != Device::kCpu) {
+    SLAYER_RETURN_IF_ERROR(EnsureShape(&scaled_input_, input.shape(), device_));
+    SLAYER_RETURN_IF_ERROR(scaled_input_.CopyFrom(*host));
+  }
+  const Tensor* x = &scaled_input_;
+  for (auto& layer : layers_) {
+    if (auto* dropout = dynamic_cast<DropoutLayer*>(layer.get())) dropout->set_step(step);
+    SLAYER_RETURN_IF_ERROR(layer->Forward(*x, training));
+    x = &layer->output();
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Network::Backward(const Tensor& grad_output) {
+  if (grad_output.shape() != output().shape()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("Backward: gradient shape ", ShapeString(grad_output.shape()),
+                     " differs from the output's ", ShapeString(output().shape())));
+  }
+  const Tensor* g = &grad_output;
+  for (int i = static_cast<int>(layers_.size()) - 1; i >= 0; --i) {
+    Tensor* grad_in = i > 0 ? &grads_[i] : nullptr;
+    absl::Status s = layers_[i]->Backward(*g, grad_in);
+    if (!s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("layer '", layers_[i]->name(), "': ", s.message()));
+    }
+    g = grad_in;
+  }
+  return absl::OkStatus();
+}
+
+std::vector<Param*> Network::params() {
+  std::vector<Param*> out;
+  for (auto& layer : layers_) {
+    for (Param* p : layer->params()) out.push_back(p);
+  }
+  return out;
+}
+
+Param* Network::FindParam(const std::string& name) {
+  for (Param* p : params()) {
+    if (p->name == name) return p;
+  }
+  return nullptr;
+}
+
+absl::StatusOr<NpzMap> Network::ExportParams() const {
+  NpzMap out;
+  for (const auto& layer : layers_) {
+    for (Param* p : layer->params()) {
+      SLAYER_ASSIGN_OR_RETURN(Tensor host, p->value.To(Device::kCpu));
+      out[p->name] = NpyArray::FromTensor(host);
+    }
+  }
+  return out;
+}
+
+absl::Status Network::ImportParams(const NpzMap& arrays, const std::string& source,
+                                   bool strict) {
+  std::vector<Param*> ps = params();
+  for (Param* p : ps) {
+    auto it = arrays.find(p->name);
+    if (it == arrays.end()) {
+      return absl::NotFoundError(absl::StrCat(source, ": missing key '", p->name, "' (shape ",
+                                              ShapeString(p->value.shape()), ")"));
+    }
+    absl::StatusOr<Tensor> t = it->second.ToTensor();
+    if (!t.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, ": key '", p->name, "': ", t.status().message()));
+    }
+    if (t->shape() != p->value.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          source, ": key '", p->name, "': expected shape ", ShapeString(p->value.shape()),
+          ", got ", ShapeString(t->shape())));
+    }
+    for (int64_t i = 0; i < t->numel(); ++i) {
+      if (!std::isfinite(t->data()[i])) {
+        return absl::InvalidArgumentError(absl::StrCat(source, ": key '", p->name,
+                                                       "': non-finite value at flat index ", i));
+      }
+    }
+    SLAYER_RETURN_IF_ERROR(p->value.CopyFrom(*t));
+  }
+  if (strict) {
+    for (const auto& [key, value] : arrays) {
+      bool known = false;
+      for (Param* p : ps) known |= p->name == key;
+      if (!known) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(source, ": unexpected key '", key, "' (the network has no such parameter)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Network::To(Device device) {
+  for (Param* p : params()) {
+    SLAYER_ASSIGN_OR_RETURN(p->value, p->value.To(device));
+    SLAYER_ASSIGN_OR_RETURN(p->grad, p->grad.To(device));
+  }
+  device_ = device;
+  return absl::OkStatus();
+}
+
+}  // namespace layers
+}  // namespace slayer

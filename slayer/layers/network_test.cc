@@ -1,0 +1,218 @@
+#include "slayer/layers/network.h"
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "slayer/ops/loss.h"
+
+namespace slayer {
+namespace layers {
+namespace {
+
+config::NetworkSpec Spec(const std::string& text) {
+  absl::StatusOr<proto::Network> net = config::ParseNetworkText(text, "test");
+  EXPECT_TRUE(net.ok()) << net.status();
+  absl::StatusOr<config::NetworkSpec> spec = config::BuildNetworkSpec(*net);
+  EXPECT_TRUE(spec.ok()) << spec.status();
+  return *spec;
+}
+
+Tensor RandomSpikes(Shape shape, float density, uint64_t seed) {
+  Rng rng(seed);
+  Tensor t = Tensor::Zeros(shape);
+  for (float& v : t.span()) v = rng.Uniform() < density ? 1.0f : 0.0f;
+  return t;
+}
+
+TEST(NetworkTest, ParametersAreNamedAndInitialised) {
+  auto net = Network::Create(Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 20 }
+    arch: "8x8x2-4c3-2a-6"
+  )pb"), 1);
+  ASSERT_TRUE(net.ok()) << net.status();
+  std::vector<Param*> ps = (*net)->params();
+  ASSERT_EQ(ps.size(), 2u);
+  EXPECT_EQ(ps[0]->name, "conv1/weight");
+  EXPECT_EQ(ps[0]->value.shape(), Shape({4, 2, 3, 3}));
+  EXPECT_EQ(ps[1]->name, "fc1/weight");
+  EXPECT_EQ(ps[1]->value.shape(), Shape({6, 4 * 3 * 3}));
+  // uniform in ±weight_scale/sqrt(fan_in)
+  const float conv_bound = 100.0f / std::sqrt(18.0f), fc_bound = 10.0f / 6.0f;
+  float conv_max = 0, fc_max = 0;
+  for (float v : ps[0]->value.span()) conv_max = std::max(conv_max, std::fabs(v));
+  for (float v : ps[1]->value.span()) fc_max = std::max(fc_max, std::fabs(v));
+  EXPECT_LE(conv_max, conv_bound);
+  EXPECT_GT(conv_max, 0.7f * conv_bound);
+  EXPECT_LE(fc_max, fc_bound);
+  EXPECT_GT(fc_max, 0.7f * fc_bound);
+  // Same seed, same parameters.
+  auto again = Network::Create((*net)->spec(), 1);
+  EXPECT_EQ((*again)->params()[1]->value.data()[5], ps[1]->value.data()[5]);
+}
+
+TEST(NetworkTest, ForwardShapesAndInputCheck) {
+  auto net = Network::Create(Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 30 }
+    arch: "6x6x2-3c3-2a-5"
+  )pb"), 2);
+  ASSERT_TRUE(net.ok());
+  Tensor x = RandomSpikes({3, 2, 6, 6, 30}, 0.2f, 1);
+  ASSERT_TRUE((*net)->Forward(x, true).ok());
+  EXPECT_EQ((*net)->output().shape(), Shape({3, 5, 1, 1, 30}));
+  for (const auto& layer : (*net)->layers()) EXPECT_NE(layer->potential(), nullptr);
+  absl::Status bad = (*net)->Forward(Tensor::Zeros({3, 2, 6, 6, 29}), true);
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.message().find("[N,2,6,6,30]"), std::string::npos) << bad.message();
+}
+
+// With spiking disabled the network is linear in every weight, so the
+// backward pass must match finite differences of L = <g, output>.
+TEST(NetworkTest, LinearChainGradientMatchesFiniteDifferences) {
+  auto net = Network::Create(Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 12 }
+    neuron { srm { tau_sr_ms: 2 } }
+    input_shape: [ 2, 5, 5 ]
+    layer { conv { filters: 3 kernel: 3 padding: 1 weight_scale: 1 } spiking: false }
+    layer { pool { kernel: 2 } spiking: false }
+    layer { dense { units: 4 weight_scale: 1 } spiking: false }
+  )pb"), 3);
+  ASSERT_TRUE(net.ok()) << net.status();
+  Network& n = **net;
+  Tensor x = RandomSpikes({2, 2, 5, 5, 12}, 0.3f, 2);
+  ASSERT_TRUE(n.Forward(x, true).ok());
+  Rng rng(4);
+  Tensor g = Tensor::Zeros(n.output().shape());
+  for (float& v : g.span()) v = rng.Uniform(-1, 1);
+  ASSERT_TRUE(n.Backward(g).ok());
+  auto loss = [&]() {
+    EXPECT_TRUE(n.Forward(x, true).ok());
+    double l = 0;
+    for (int64_t i = 0; i < g.numel(); ++i) l += double(g.data()[i]) * n.output().data()[i];
+    return l;
+  };
+  for (Param* p : n.params()) {
+    Tensor analytic = p->grad.Clone();
+    for (int64_t i = 0; i < p->value.numel(); i += std::max<int64_t>(1, p->value.numel() / 7)) {
+      float old = p->value.data()[i];
+      const float h = 1e-2f;
+      p->value.data()[i] = old + h;
+      double lp = loss();
+      p->value.data()[i] = old - h;
+      double lm = loss();
+      p->value.data()[i] = old;
+      double fd = (lp - lm) / (2 * h);
+      EXPECT_NEAR(analytic.data()[i], fd, 1e-2 + 1e-2 * std::fabs(fd)) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+TEST(NetworkTest, SpikingChainLearnsTheTargetCounts) {
+  // A sanity check of the composed surrogate gradient: plain gradient
+  // descent on the num_spikes loss halves it.
+  auto net = Network::Create(Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 50 }
+    arch: "20-10-2"
+  )pb"), 5);
+  ASSERT_TRUE(net.ok());
+  Network& n = **net;
+  Tensor x = RandomSpikes({4, 20, 1, 1, 50}, 0.1f, 3);
+  std::vector<int> labels = {0, 1, 0, 1};
+  ops::CountTarget region;
+  region.start_step = 0;
+  region.stop_step = 50;
+  region.true_value = 20;
+  region.false_value = 3;
+  auto eval = [&](Tensor* grad) {
+    EXPECT_TRUE(n.Forward(x, true).ok());
+    float loss = 0;
+    Tensor local;
+    EXPECT_TRUE(ops::NumSpikesLoss(n.output(), labels, region, n.kernels().eps, n.ts(), &loss,
+                                   grad ? grad : &local)
+                    .ok());
+    return loss;
+  };
+  Tensor grad;
+  const float before = eval(nullptr);
+  for (int it = 0; it < 40; ++it) {
+    eval(&grad);
+    ASSERT_TRUE(n.Backward(grad).ok());
+    for (Param* p : n.params()) {
+      for (int64_t i = 0; i < p->value.numel(); ++i) p->value.data()[i] -= 0.005f * p->grad.data()[i];
+    }
+  }
+  const float after = eval(nullptr);
+  EXPECT_LT(after, 0.5f * before);
+}
+
+TEST(NetworkTest, ExportImportRoundTripAndErrors) {
+  config::NetworkSpec spec = Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 10 }
+    input_shape: [ 4 ]
+    layer { dense { units: 3 } }
+    layer { delay { max_delay_ms: 5 init_max_ms: 3 } }
+    layer { dense { units: 2 } }
+  )pb");
+  auto a = Network::Create(spec, 1);
+  auto b = Network::Create(spec, 2);
+  ASSERT_TRUE(a.ok() && b.ok());
+  absl::StatusOr<NpzMap> exported = (*a)->ExportParams();
+  ASSERT_TRUE(exported.ok());
+  EXPECT_EQ(exported->size(), 3u);
+  EXPECT_TRUE(exported->count("delay1/delay"));
+  ASSERT_TRUE((*b)->ImportParams(*exported, "a.npz").ok());
+  EXPECT_EQ((*b)->FindParam("fc2/weight")->value.data()[1],
+            (*a)->FindParam("fc2/weight")->value.data()[1]);
+
+  NpzMap missing = *exported;
+  missing.erase("fc1/weight");
+  absl::Status s = (*b)->ImportParams(missing, "p.npz");
+  EXPECT_NE(s.message().find("fc1/weight"), std::string::npos);
+  EXPECT_NE(s.message().find("p.npz"), std::string::npos);
+
+  NpzMap wrong = *exported;
+  wrong["fc1/weight"] = NpyArray::FromTensor(Tensor::Zeros({4, 3}));
+  s = (*b)->ImportParams(wrong, "p.npz");
+  EXPECT_NE(s.message().find("expected shape [3,4]"), std::string::npos) << s.message();
+
+  NpzMap nan = *exported;
+  Tensor w = Tensor::Zeros({3, 4});
+  w.data()[2] = std::numeric_limits<float>::quiet_NaN();
+  nan["fc1/weight"] = NpyArray::FromTensor(w);
+  s = (*b)->ImportParams(nan, "p.npz");
+  EXPECT_NE(s.message().find("non-finite"), std::string::npos) << s.message();
+
+  NpzMap extra = *exported;
+  extra["fc9/weight"] = NpyArray::FromTensor(Tensor::Zeros({1}));
+  EXPECT_TRUE((*b)->ImportParams(extra, "p.npz").ok());
+  EXPECT_FALSE((*b)->ImportParams(extra, "p.npz", /*strict=*/true).ok());
+}
+
+TEST(NetworkTest, DropoutIsIdentityInEvalAndSeededInTraining) {
+  config::NetworkSpec spec = Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 20 }
+    input_shape: [ 30 ]
+    layer { dense { units: 40 } }
+    layer { dropout { p: 0.5 } }
+    layer { dense { units: 3 } }
+  )pb");
+  auto net = Network::Create(spec, 7);
+  ASSERT_TRUE(net.ok());
+  Network& n = **net;
+  Tensor x = RandomSpikes({2, 30, 1, 1, 20}, 0.3f, 9);
+  ASSERT_TRUE(n.Forward(x, false).ok());
+  const Tensor& hidden = n.layers()[0]->output();
+  const Tensor& dropped = n.layers()[1]->output();
+  for (int64_t i = 0; i < hidden.numel(); ++i) EXPECT_EQ(hidden.data()[i], dropped.data()[i]);
+  ASSERT_TRUE(n.Forward(x, true, /*step=*/3).ok());
+  Tensor first = n.layers()[1]->output().Clone();
+  ASSERT_TRUE(n.Forward(x, true, /*step=*/3).ok());
+  for (int64_t i = 0; i < first.numel(); ++i) {
+    ASSERT_EQ(first.data()[i], n.layers()[1]->output().data()[i]);
+  }
+}
+
+}  // namespace
+}  // namespace layers
+}  // namespace slayer

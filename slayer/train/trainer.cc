@@ -1,0 +1,393 @@
+#include "slayer/train/trainer.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "google/protobuf/text_format.h"
+#include "slayer/core/file.h"
+#include "slayer/core/status.h"
+#include "slayer/core/thread_pool.h"
+#include "slayer/ops/delay.h"
+#include "slayer/ops/loss.h"
+#include "slayer/train/plot.h"
+
+namespace slayer {
+namespace train {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Stream ids of the run's random numbers (all derived from config.seed).
+constexpr uint64_t kShuffleStream = 1000;
+constexpr uint64_t kAugmentStream = 2000;
+
+}  // namespace
+
+OptimizerConfig ToOptimizerConfig(const proto::Optimizer& o) {
+  OptimizerConfig c;
+  c.weight_decay = o.weight_decay();
+  switch (o.kind_case()) {
+    case proto::Optimizer::kSgd:
+      c.type = OptimizerType::kSgd;
+      c.lr = o.sgd().lr();
+      c.momentum = o.sgd().momentum();
+      c.nesterov = o.sgd().nesterov();
+      break;
+    case proto::Optimizer::kNadam:
+      c.type = OptimizerType::kNadam;
+      c.lr = o.nadam().lr();
+      c.beta1 = o.nadam().beta1();
+      c.beta2 = o.nadam().beta2();
+      c.eps = o.nadam().eps();
+      break;
+    case proto::Optimizer::kAdam:
+    default: {
+      const proto::Adam& a = o.adam();  // defaults when unset
+      c.type = OptimizerType::kAdam;
+      c.lr = a.lr();
+      c.beta1 = a.beta1();
+      c.beta2 = a.beta2();
+      c.eps = a.eps();
+      c.amsgrad = a.amsgrad();
+      break;
+    }
+  }
+  return c;
+}
+
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const proto::Training& config,
+                                                         const TrainerOptions& options) {
+  std::unique_ptr<Trainer> t(new Trainer());
+  t->config_ = config;
+  t->options_ = options;
+  if (!config.has_network()) {
+    return absl::InvalidArgumentError("network: the config has no 'network { ... }' or 'model:'");
+  }
+  absl::StatusOr<config::NetworkSpec> spec = config::BuildNetworkSpec(config.network());
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("network.", spec.status().message()));
+  }
+  t->spec_ = *std::move(spec);
+  SLAYER_RETURN_IF_ERROR(config::ValidateTraining(config, t->spec_));
+  if (config.threads() > 0) ThreadPool::SetDefaultThreads(config.threads());
+  SLAYER_ASSIGN_OR_RETURN(t->data_, MakeTrainingData(config, t->spec_));
+  SLAYER_ASSIGN_OR_RETURN(t->network_, layers::Network::Create(t->spec_, config.seed()));
+  if (options.device != Device::kCpu) SLAYER_RETURN_IF_ERROR(t->network_->To(options.device));
+  std::vector<NamedParameter> params;
+  for (layers::Param* p : t->network_->params()) params.push_back({p->name, &p->value, &p->grad});
+  SLAYER_ASSIGN_OR_RETURN(t->optimizer_,
+                          MakeOptimizer(ToOptimizerConfig(config.optimizer()), std::move(params)));
+  if (!options.run_dir.empty()) SLAYER_RETURN_IF_ERROR(MakeDirs(options.run_dir));
+  return t;
+}
+
+std::string Trainer::RunPath(const std::string& file) const {
+  return options_.run_dir + "/" + file;
+}
+
+const data::Dataset& Trainer::eval_dataset() const {
+  return data_.test ? *data_.test : *data_.train;
+}
+
+absl::Status Trainer::LoadBatch(const data::Dataset& ds, const std::vector<int64_t>& order,
+                                int64_t begin, int64_t end, int epoch, bool augment) {
+  const int64_t n = end - begin;
+  const Shape& s = ds.sample_shape();
+  SLAYER_RETURN_IF_ERROR(EnsureShape(&batch_, {n, s[0], s[1], s[2], s[3]}, Device::kCpu));
+  labels_.assign(n, 0);
+  indices_.assign(order.begin() + begin, order.begin() + end);
+  std::vector<absl::Status> errors(n);
+  const Rng augment_base = Rng(config_.seed()).Stream(kAugmentStream + epoch);
+  ThreadPool::Default().ParallelFor(n, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) {
+      Tensor row = batch_.Slice(i, i + 1);
+      Rng rng = augment_base.Stream(indices_[i]);
+      errors[i] = ds.Get(indices_[i], augment ? &rng : nullptr, &row, &labels_[i]);
+    }
+  });
+  for (const absl::Status& e : errors) SLAYER_RETURN_IF_ERROR(e);
+  if (config_.loss().has_spike_time()) {
+    const Tensor& t0 = data_.targets.at(0);
+    SLAYER_RETURN_IF_ERROR(EnsureShape(&targets_, {n, t0.dim(0), t0.dim(1), t0.dim(2), t0.dim(3)},
+                                       Device::kCpu));
+    const float inv_ts = 1.0f / network_->ts();
+    for (int64_t i = 0; i < n; ++i) {
+      const Tensor& src = data_.targets.at(indices_[i]);
+      float* dst = targets_.Slice(i, i + 1).data();
+      for (int64_t k = 0; k < src.numel(); ++k) dst[k] = src.data()[k] * inv_ts;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Trainer::BatchResult> Trainer::RunBatch(int64_t n, bool training, uint64_t step) {
+  BatchResult r;
+  SLAYER_RETURN_IF_ERROR(network_->Forward(batch_, training, step));
+  const Tensor& out = network_->output();
+  const float ts = network_->ts();
+  const int64_t T = network_->steps();
+  float loss = 0;
+  const proto::Loss& l = config_.loss();
+  ops::CountTarget region;
+  if (l.has_spike_time()) {
+    Tensor target = targets_;
+    if (network_->device() != Device::kCpu) {
+      SLAYER_ASSIGN_OR_RETURN(target, targets_.To(network_->device()));
+    }
+    SLAYER_RETURN_IF_ERROR(
+        ops::SpikeTimeLoss(out, target, network_->kernels().eps, ts, &loss, &grad_));
+    SLAYER_ASSIGN_OR_RETURN(Tensor host, out.To(Device::kCpu));
+    for (int64_t i = 0; i < host.numel() && r.exact; ++i) {
+      r.exact = (host.data()[i] > 0) == (targets_.data()[i] > 0);
+    }
+  } else {
+    if (l.has_num_spikes()) {
+      const proto::NumSpikesLoss& ns = l.num_spikes();
+      region.start_step = std::llround(ns.start_ms() / spec_.ts_ms);
+      region.stop_step = ns.has_stop_ms() ? std::llround(ns.stop_ms() / spec_.ts_ms) : T;
+      region.true_value = ns.true_count();
+      region.false_value = ns.false_count();
+      SLAYER_RETURN_IF_ERROR(ops::NumSpikesLoss(out, labels_, region, network_->kernels().eps,
+                                                ts, &loss, &grad_));
+    } else {
+      const proto::SpikeRateLoss& sr = l.spike_rate();
+      region.start_step = std::llround(sr.start_ms() / spec_.ts_ms);
+      region.stop_step = sr.has_stop_ms() ? std::llround(sr.stop_ms() / spec_.ts_ms) : T;
+      region.true_value = sr.true_rate();
+      region.false_value = sr.false_rate();
+      SLAYER_RETURN_IF_ERROR(ops::SpikeRateLoss(out, labels_, region, ts, &loss, &grad_));
+    }
+    SLAYER_ASSIGN_OR_RETURN(Tensor counts,
+                            ops::SpikeCounts(out, region.start_step, region.stop_step, ts));
+    std::vector<int> predicted = ops::PredictClasses(counts);
+    for (int64_t i = 0; i < n; ++i) r.correct += predicted[i] == labels_[i];
+  }
+  r.loss = loss;
+  if (!std::isfinite(loss)) return r;  // the caller reports it with context
+  if (training) {
+    SLAYER_RETURN_IF_ERROR(network_->Backward(grad_));
+    SLAYER_RETURN_IF_ERROR(optimizer_->Step());
+    for (layers::Param* p : network_->params()) {
+      if (p->is_delay) SLAYER_RETURN_IF_ERROR(ops::ClampDelays(&p->value, p->max_delay_ms));
+      if (p->value.is_cpu()) {
+        for (float v : p->value.span()) {
+          if (!std::isfinite(v)) {
+            r.loss = v;  // reported by the caller as a non-finite loss
+            r.bad_param = p->name;
+            return r;
+          }
+        }
+      }
+    }
+  }
+  return r;
+}
+
+absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
+  EvalResult result;
+  const int64_t n = ds.size();
+  const int64_t bs = config_.batch_size();
+  std::vector<int64_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  double loss = 0;
+  int64_t correct = 0;
+  const double start = Now();
+  for (int64_t b = 0; b < n; b += bs) {
+    const int64_t e = std::min(n, b + bs);
+    SLAYER_RETURN_IF_ERROR(LoadBatch(ds, order, b, e, /*epoch=*/0, /*augment=*/false));
+    SLAYER_ASSIGN_OR_RETURN(BatchResult r, RunBatch(e - b, /*training=*/false, 0));
+    if (!std::isfinite(r.loss)) {
+      return absl::DataLossError(absl::StrCat("evaluation loss is not finite (", r.loss,
+                                              ") at samples [", b, ", ", e, ")"));
+    }
+    loss += r.loss;
+    correct += r.correct;
+    result.exact = result.exact && r.exact;
+  }
+  result.samples = n;
+  result.loss = n > 0 ? loss / n : 0;
+  if (!config_.loss().has_spike_time() && n > 0) result.accuracy = double(correct) / n;
+  result.samples_per_s = n / std::max(1e-9, Now() - start);
+  return result;
+}
+
+absl::StatusOr<TrainResult> Trainer::Train() {
+  TrainResult result;
+  const double start = Now();
+  const int epochs = options_.epochs > 0 ? options_.epochs : config_.epochs();
+  ProgressReporter progress(options_.progress);
+  int epochs_done = 0;
+  MetricsLog log(options_.run_dir.empty() ? std::string() : RunPath("metrics.csv"));
+  if (options_.resume) {
+    SLAYER_RETURN_IF_ERROR(LoadCheckpoint(&epochs_done));
+    SLAYER_ASSIGN_OR_RETURN(log, MetricsLog::Open(RunPath("metrics.csv")));
+    log.TruncateAfter(epochs_done);
+    progress.Message(absl::StrCat("resuming ", RunPath("checkpoint.npz"), " after epoch ",
+                                  epochs_done));
+  }
+  if (!options_.run_dir.empty()) {
+    std::string text;
+    google::protobuf::TextFormat::PrintToString(config_, &text);
+    SLAYER_RETURN_IF_ERROR(WriteFileAtomic(RunPath("config.pbtxt"), text));
+  }
+  const data::Dataset& train = *data_.train;
+  const int64_t n = train.size();
+  const int64_t bs = config_.batch_size();
+  int64_t batches = (n + bs - 1) / bs;
+  if (options_.max_batches > 0) batches = std::min(batches, options_.max_batches);
+  const bool classify = !config_.loss().has_spike_time();
+  double last_write = Now();
+
+  for (int epoch = epochs_done + 1; epoch <= epochs; ++epoch) {
+    std::vector<int64_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    if (config_.shuffle()) {
+      Rng rng = Rng(config_.seed()).Stream(kShuffleStream + epoch);
+      for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(i + 1)]);
+    }
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+    progress.StartEpoch(epoch, epochs, batches);
+    for (int64_t b = 0; b < batches; ++b) {
+      const int64_t begin = b * bs, end = std::min(n, begin + bs);
+      SLAYER_RETURN_IF_ERROR(LoadBatch(train, order, begin, end, epoch, /*augment=*/true));
+      const uint64_t step = static_cast<uint64_t>(epoch - 1) * batches + b;
+      SLAYER_ASSIGN_OR_RETURN(BatchResult r, RunBatch(end - begin, /*training=*/true, step));
+      if (!std::isfinite(r.loss)) {
+        return absl::DataLossError(absl::StrCat(
+            r.bad_param.empty() ? "the loss became " : "parameter '" + r.bad_param + "' became ",
+            r.loss, " at epoch ", epoch, ", batch ", b + 1, "/", batches,
+            "; stopped without saving",
+            options_.run_dir.empty()
+                ? ""
+                : "; the last good checkpoint is " + RunPath("checkpoint.npz"),
+            " (try a smaller learning rate)"));
+      }
+      loss_sum += r.loss;
+      correct += r.correct;
+      seen += end - begin;
+      progress.Batch(end - begin, loss_sum / seen,
+                     classify ? std::optional<double>(double(correct) / seen) : std::nullopt);
+    }
+    MetricsRow row;
+    row.epoch = epoch;
+    row.train_loss = loss_sum / std::max<int64_t>(1, seen);
+    if (classify) row.train_accuracy = double(correct) / std::max<int64_t>(1, seen);
+    row.samples_per_s = progress.samples_per_second();
+    if (data_.test && epoch % config_.eval_every() == 0) {
+      SLAYER_ASSIGN_OR_RETURN(EvalResult ev, Evaluate(*data_.test));
+      row.test_loss = ev.loss;
+      if (ev.accuracy >= 0) row.test_accuracy = ev.accuracy;
+    }
+    SLAYER_RETURN_IF_ERROR(log.AppendDeferred(row));
+    progress.EndEpoch(row, &log.best());
+    if (log.last_is_best()) {
+      SLAYER_ASSIGN_OR_RETURN(best_params_, network_->ExportParams());
+      best_dirty_ = true;
+    }
+    bool exact = false;
+    if (config_.stop_when_exact()) {
+      // Judged with the parameters after this epoch's updates.
+      SLAYER_ASSIGN_OR_RETURN(EvalResult check, Evaluate(train));
+      exact = check.exact;
+    }
+    const bool last_epoch = epoch == epochs || exact ||
+                            (config_.target_loss() > 0 && *row.train_loss <= config_.target_loss());
+    if (!options_.run_dir.empty() &&
+        (last_epoch || Now() - last_write >= options_.checkpoint_interval_s)) {
+      // Metrics and best first: a checkpoint never runs ahead of them.
+      SLAYER_RETURN_IF_ERROR(log.Flush());
+      if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
+      best_dirty_ = false;
+      SLAYER_RETURN_IF_ERROR(SaveCheckpoint(epoch));
+      if (options_.pictures) {
+        SLAYER_RETURN_IF_ERROR(WriteLearningCurvePng(RunPath("learning_curve.png"), log.rows()));
+      }
+      last_write = Now();
+    }
+    if (exact) {
+      result.converged = true;
+      result.converged_epoch = epoch;
+      progress.Message(absl::StrCat("converged: the output equals the target spike for spike "
+                                    "after ", epoch, " epochs"));
+      break;
+    }
+    if (config_.target_loss() > 0 && *row.train_loss <= config_.target_loss()) {
+      result.converged = true;
+      result.converged_epoch = epoch;
+      progress.Message(absl::StrFormat("converged: train loss %.6g <= target %.6g after %d epochs",
+                                       *row.train_loss, config_.target_loss(), epoch));
+      break;
+    }
+  }
+  result.history = log.rows();
+  if (log.best().test_accuracy) result.best_test_accuracy = log.best().test_accuracy->value;
+  if (!options_.run_dir.empty()) {
+    SLAYER_ASSIGN_OR_RETURN(NpzMap params, network_->ExportParams());
+    SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("params.npz"), params));
+    if (options_.pictures) SLAYER_RETURN_IF_ERROR(WriteRaster());
+  }
+  result.wall_s = Now() - start;
+  return result;
+}
+
+absl::Status Trainer::SaveCheckpoint(int epochs_done) {
+  SLAYER_ASSIGN_OR_RETURN(NpzMap ckpt, network_->ExportParams());
+  for (auto& [key, value] : optimizer_->ExportState()) ckpt[key] = value;
+  ckpt["trainer/epoch"] = NpyArray::FromInt64({}, {epochs_done});
+  return WriteNpz(RunPath("checkpoint.npz"), ckpt);
+}
+
+absl::Status Trainer::LoadCheckpoint(int* epochs_done) {
+  const std::string path = RunPath("checkpoint.npz");
+  if (options_.run_dir.empty() || !FileExists(path)) {
+    return absl::NotFoundError(absl::StrCat("--resume: no checkpoint at '", path, "'"));
+  }
+  SLAYER_ASSIGN_OR_RETURN(NpzMap ckpt, ReadNpz(path));
+  SLAYER_RETURN_IF_ERROR(network_->ImportParams(ckpt, path));
+  SLAYER_RETURN_IF_ERROR(optimizer_->ImportState(ckpt));
+  auto it = ckpt.find("trainer/epoch");
+  if (it == ckpt.end()) {
+    return absl::NotFoundError(absl::StrCat(path, ": missing key 'trainer/epoch'"));
+  }
+  SLAYER_ASSIGN_OR_RETURN(std::vector<int64_t> epoch, it->second.ToInt64());
+  if (epoch.size() != 1 || epoch[0] < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": 'trainer/epoch' must be one integer >= 0"));
+  }
+  *epochs_done = static_cast<int>(epoch[0]);
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::WriteRaster() {
+  // One test sample through the trained network: input and every layer.
+  const data::Dataset& ds = eval_dataset();
+  std::vector<int64_t> order = {0};
+  SLAYER_RETURN_IF_ERROR(LoadBatch(ds, order, 0, 1, 0, /*augment=*/false));
+  SLAYER_RETURN_IF_ERROR(network_->Forward(batch_, /*training=*/false));
+  std::vector<RasterLayer> layers;
+  layers.push_back({absl::StrCat("input (sample 0, label ", labels_[0], ")"), batch_.Clone()});
+  for (const auto& layer : network_->layers()) {
+    SLAYER_ASSIGN_OR_RETURN(Tensor host, layer->output().To(Device::kCpu));
+    layers.push_back({layer->name(), host.Clone()});
+  }
+  RasterOptions options;
+  options.ts_ms = spec_.ts_ms;
+  return WriteSpikeRasterPng(RunPath("raster.png"), layers, options);
+}
+
+}  // namespace train
+}  // namespace slayer

@@ -1,0 +1,122 @@
+// The training loop: seeded shuffling and batching, forward, loss, backward,
+// optimiser step and delay clamping; per-epoch test evaluation, metrics.csv,
+// pictures (learning curve, spike raster), atomic checkpoints and a resume
+// that continues a run bit for bit as if it had not stopped.
+//
+//   SLAYER_ASSIGN_OR_RETURN(proto::Training config, config::ReadTrainingFile(path));
+//   TrainerOptions options;  options.run_dir = "runs/fmnist";
+//   SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> trainer, Trainer::Create(config, options));
+//   SLAYER_ASSIGN_OR_RETURN(TrainResult result, trainer->Train());
+//
+// Run folder: metrics.csv, params.npz (final), best.npz (best test accuracy,
+// or lowest training loss without a test set), checkpoint.npz (parameters +
+// optimiser + trainer state, for --resume), config.pbtxt, learning_curve.png,
+// raster.png.
+#ifndef SLAYER_TRAIN_TRAINER_H_
+#define SLAYER_TRAIN_TRAINER_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "slayer/core/tensor.h"
+#include "slayer/data/dataset.h"
+#include "slayer/layers/network.h"
+#include "slayer/proto/config.h"
+#include "slayer/proto/train.pb.h"
+#include "slayer/train/datasets.h"
+#include "slayer/train/metrics.h"
+#include "slayer/train/optimizer.h"
+#include "slayer/train/progress.h"
+
+namespace slayer {
+namespace train {
+
+struct TrainerOptions {
+  std::string run_dir;  // where outputs go (created); empty: write nothing
+  bool resume = false;  // continue from run_dir/checkpoint.npz
+  Device device = Device::kCpu;
+  // Per-batch progress and epoch summaries (default: stderr, a live line
+  // on a terminal, a plain line every few seconds otherwise).
+  ProgressOptions progress = ProgressOptions::ForStderr();
+  int64_t max_batches = 0;  // per epoch (0: all); for quick runs
+  int epochs = 0;  // overrides the config's epochs when > 0
+  bool pictures = true;
+  // Seconds between writes of checkpoint.npz, metrics.csv, best.npz and the
+  // learning curve (0: after every epoch). The last epoch is always written;
+  // a resume repeats at most this much work.
+  double checkpoint_interval_s = 10.0;
+};
+
+struct EvalResult {
+  double loss = 0;  // mean per sample
+  double accuracy = -1;
+  int64_t samples = 0;
+  double samples_per_s = 0;
+  bool exact = true;  // spike_time: every output spike equals its target
+};
+
+struct TrainResult {
+  std::vector<MetricsRow> history;  // as in metrics.csv (losses: mean per sample)
+  bool converged = false;  // stop_when_exact or target_loss reached
+  int converged_epoch = 0;
+  double best_test_accuracy = -1;
+  double wall_s = 0;
+};
+
+class Trainer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Trainer>> Create(const proto::Training& config,
+                                                         const TrainerOptions& options);
+  ~Trainer();
+
+  absl::StatusOr<TrainResult> Train();
+  // Loss and accuracy over `dataset` in eval mode (no augmentation).
+  absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
+  // The test set, else the training set.
+  const data::Dataset& eval_dataset() const;
+
+  layers::Network& network() { return *network_; }
+  const config::NetworkSpec& spec() const { return spec_; }
+
+ private:
+  Trainer() = default;
+  struct BatchResult {
+    double loss = 0;
+    int64_t correct = 0;
+    bool exact = true;  // every output spike equals the target (spike_time)
+    std::string bad_param;  // a parameter that became non-finite
+  };
+  absl::Status LoadBatch(const data::Dataset& ds, const std::vector<int64_t>& order,
+                         int64_t begin, int64_t end, int epoch, bool augment);
+  absl::StatusOr<BatchResult> RunBatch(int64_t n, bool training, uint64_t step);
+  absl::Status SaveCheckpoint(int epochs_done);
+  absl::Status LoadCheckpoint(int* epochs_done);
+  absl::Status WriteRaster();
+  std::string RunPath(const std::string& file) const;
+
+  proto::Training config_;
+  TrainerOptions options_;
+  config::NetworkSpec spec_;
+  TrainingData data_;
+  std::unique_ptr<layers::Network> network_;
+  std::unique_ptr<Optimizer> optimizer_;
+  Tensor batch_;  // [B, C, H, W, T] host
+  std::vector<int> labels_;
+  std::vector<int64_t> indices_;  // data indices of the batch rows
+  Tensor targets_;  // [B, O, 1, 1, T], amplitude 1/Ts (spike_time)
+  Tensor grad_;
+  NpzMap best_params_;  // parameters of the best epoch so far
+  bool best_dirty_ = false;  // best_params_ not yet written
+};
+
+// Maps the proto optimiser onto OptimizerConfig (Adam when unset).
+OptimizerConfig ToOptimizerConfig(const proto::Optimizer& optimizer);
+
+}  // namespace train
+}  // namespace slayer
+
+#endif  // SLAYER_TRAIN_TRAINER_H_
