@@ -57,12 +57,16 @@ def slayer_cuda_library(name, srcs = [], hdrs = [], cuda_hdrs = [], deps = [], c
     `cuda_hdrs` lists every header the .cu files include from this repository
     (nvcc runs in a genrule, which sees only the files named to it); system
     headers (Abseil, CUDA) come from /usr/include and /usr/local/cuda.
+    Warnings are errors on both sides: nvcc's own (-Werror all-warnings) and
+    the host compiler's (SLAYER_COPTS' -W flags). -lineinfo keeps source lines
+    for compute-sanitizer and ncu without changing the code.
     """
     objs = []
     gencode = " ".join([
         "-gencode arch=compute_%s,code=sm_%s" % (a, a)
         for a in SLAYER_CUDA_ARCHS
     ] + ["-gencode arch=compute_90,code=compute_90"])
+    host_flags = ",".join(["-fPIC"] + [f for f in SLAYER_COPTS if f.startswith("-W")])
     for src in srcs:
         base = src.rsplit(".", 1)[0]
         obj = "_objs_cuda/%s/%s.pic.o" % (name, base)
@@ -70,8 +74,8 @@ def slayer_cuda_library(name, srcs = [], hdrs = [], cuda_hdrs = [], deps = [], c
             name = "%s_%s_nvcc" % (name, base.replace("/", "_")),
             srcs = [src] + hdrs + cuda_hdrs,
             outs = [obj],
-            cmd = ("/usr/local/cuda/bin/nvcc -c -O3 -std=c++17 --expt-relaxed-constexpr " +
-                   "-Xcompiler -fPIC,-Wall -Werror all-warnings " + gencode +
+            cmd = ("/usr/local/cuda/bin/nvcc -c -O3 -std=c++17 --expt-relaxed-constexpr -lineinfo " +
+                   "-Xcompiler " + host_flags + " -Werror all-warnings " + gencode +
                    " -I. -I$(GENDIR) -isystem /usr/local/cuda/include " +
                    " ".join(copts) + " -o $@ $(location %s)" % src),
             message = "nvcc %s" % src,
