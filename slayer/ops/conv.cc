@@ -110,52 +110,93 @@ absl::StatusOr<ConvGeometry> CheckBackwardArgs(const char* op, const Tensor& x,
   return g;
 }
 
-// Output rows per im2col block: about 1 MiB of columns, at least one row.
-int64_t RowsPerBlock(const ConvGeometry& g) {
-  const int64_t row_floats = std::max<int64_t>(1, g.patch * g.out_w * g.steps);
-  return std::clamp<int64_t>((int64_t{1} << 18) / row_floats, 1, g.out_h);
-}
+// A block of output positions whose im2col columns (ho, wo, t) are
+// contiguous in every output plane: whole rows [h0, h1), or a run of columns
+// [w0, w1) of the single row h0.
+struct Block {
+  int64_t h0, h1, w0, w1;
+  int64_t positions() const { return (h1 - h0) * (w1 - w0); }
+};
 
-// The valid output columns [lo, hi) for kernel column kw (input inside W).
-void ValidColumns(const ConvGeometry& g, int64_t kw, int64_t* lo, int64_t* hi) {
+// Splits the output plane into blocks of about 1 MiB of im2col columns, so
+// that the columns stay in cache between im2col and the GEMM.
+class Tiling {
+ public:
+  explicit Tiling(const ConvGeometry& g) : out_h_(g.out_h), out_w_(g.out_w) {
+    const int64_t budget = int64_t{1} << 18;  // floats
+    const int64_t per_position = std::max<int64_t>(1, g.patch * g.steps);
+    const int64_t positions = std::max<int64_t>(1, budget / per_position);
+    if (positions >= out_w_) {
+      rows_ = std::min(out_h_, positions / out_w_);
+      cols_ = out_w_;
+      per_row_ = 1;
+      count_ = (out_h_ + rows_ - 1) / rows_;
+    } else {
+      rows_ = 1;
+      cols_ = positions;
+      per_row_ = (out_w_ + cols_ - 1) / cols_;
+      count_ = out_h_ * per_row_;
+    }
+  }
+  int64_t count() const { return count_; }
+  Block operator[](int64_t i) const {
+    if (per_row_ == 1) {
+      const int64_t h0 = i * rows_;
+      return {h0, std::min(out_h_, h0 + rows_), 0, out_w_};
+    }
+    const int64_t h0 = i / per_row_;
+    const int64_t w0 = (i % per_row_) * cols_;
+    return {h0, h0 + 1, w0, std::min(out_w_, w0 + cols_)};
+  }
+
+ private:
+  int64_t out_h_, out_w_;
+  int64_t rows_ = 1, cols_ = 1, per_row_ = 1, count_ = 1;
+};
+
+// The valid output columns [lo, hi) within [w0, w1) for kernel column kw
+// (those whose input column lies inside the image).
+void ValidColumns(const ConvGeometry& g, int64_t kw, int64_t w0, int64_t w1, int64_t* lo,
+                  int64_t* hi) {
   const int64_t offset = kw * g.dilation_w - g.pad_w;
-  *lo = std::clamp<int64_t>(CeilDiv(-offset, g.stride_w), 0, g.out_w);
-  *hi = std::clamp<int64_t>(FloorDiv(g.width - 1 - offset, g.stride_w) + 1, *lo, g.out_w);
+  *lo = std::clamp<int64_t>(CeilDiv(-offset, g.stride_w), w0, w1);
+  *hi = std::clamp<int64_t>(FloorDiv(g.width - 1 - offset, g.stride_w) + 1, *lo, w1);
 }
 
-// Gathers the patches of group `group`, output rows [h0, h1), of one sample
-// into cols: rows (c, kh, kw), columns (ho, wo, t). The time axis is
+// Gathers the patches of group `group` for the output block `b` of one
+// sample into cols: rows (c, kh, kw), columns (ho, wo, t). The time axis is
 // innermost on both sides, so every copy moves a run of T floats (or, for
 // unit stride, of (valid columns) * T floats).
-void Im2Col(const ConvGeometry& g, const float* x_sample, int64_t group, int64_t h0,
-            int64_t h1, float* cols) {
+void Im2Col(const ConvGeometry& g, const float* x_sample, int64_t group, const Block& b,
+            float* cols) {
   const int64_t T = g.steps;
-  const int64_t ncols = (h1 - h0) * g.out_w * T;
-  const int64_t row_len = g.out_w * T;
+  const int64_t ncols = b.positions() * T;
+  const int64_t row_len = (b.w1 - b.w0) * T;
   for (int64_t c = 0; c < g.group_in; ++c) {
     const float* xc = x_sample + (group * g.group_in + c) * g.height * g.width * T;
     for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
         float* dst = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ncols;
         int64_t lo, hi;
-        ValidColumns(g, kw, &lo, &hi);
+        ValidColumns(g, kw, b.w0, b.w1, &lo, &hi);
         const int64_t offset = kw * g.dilation_w - g.pad_w;
-        for (int64_t ho = h0; ho < h1; ++ho, dst += row_len) {
+        for (int64_t ho = b.h0; ho < b.h1; ++ho, dst += row_len) {
           const int64_t in_h = ho * g.stride_h + kh * g.dilation_h - g.pad_h;
           if (in_h < 0 || in_h >= g.height || lo == hi) {
             std::memset(dst, 0, sizeof(float) * row_len);
             continue;
           }
           const float* src = xc + in_h * g.width * T;
-          std::memset(dst, 0, sizeof(float) * lo * T);
+          float* out = dst - b.w0 * T;  // indexed by absolute wo
+          std::memset(dst, 0, sizeof(float) * (lo - b.w0) * T);
           if (g.stride_w == 1) {
-            std::memcpy(dst + lo * T, src + (lo + offset) * T, sizeof(float) * (hi - lo) * T);
+            std::memcpy(out + lo * T, src + (lo + offset) * T, sizeof(float) * (hi - lo) * T);
           } else {
             for (int64_t wo = lo; wo < hi; ++wo) {
-              std::memcpy(dst + wo * T, src + (wo * g.stride_w + offset) * T, sizeof(float) * T);
+              std::memcpy(out + wo * T, src + (wo * g.stride_w + offset) * T, sizeof(float) * T);
             }
           }
-          std::memset(dst + hi * T, 0, sizeof(float) * (g.out_w - hi) * T);
+          std::memset(out + hi * T, 0, sizeof(float) * (b.w1 - hi) * T);
         }
       }
     }
@@ -163,32 +204,38 @@ void Im2Col(const ConvGeometry& g, const float* x_sample, int64_t group, int64_t
 }
 
 // The transpose of Im2Col: adds every column entry back onto its input.
-void Col2ImAdd(const ConvGeometry& g, const float* cols, int64_t group, int64_t h0, int64_t h1,
+void Col2ImAdd(const ConvGeometry& g, const float* cols, int64_t group, const Block& b,
                float* gx_sample) {
   const int64_t T = g.steps;
-  const int64_t ncols = (h1 - h0) * g.out_w * T;
-  const int64_t row_len = g.out_w * T;
+  const int64_t ncols = b.positions() * T;
+  const int64_t row_len = (b.w1 - b.w0) * T;
   for (int64_t c = 0; c < g.group_in; ++c) {
     float* gc = gx_sample + (group * g.group_in + c) * g.height * g.width * T;
     for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
       for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
         const float* src = cols + ((c * g.kernel_h + kh) * g.kernel_w + kw) * ncols;
         int64_t lo, hi;
-        ValidColumns(g, kw, &lo, &hi);
+        ValidColumns(g, kw, b.w0, b.w1, &lo, &hi);
         const int64_t offset = kw * g.dilation_w - g.pad_w;
-        for (int64_t ho = h0; ho < h1; ++ho, src += row_len) {
+        for (int64_t ho = b.h0; ho < b.h1; ++ho, src += row_len) {
           const int64_t in_h = ho * g.stride_h + kh * g.dilation_h - g.pad_h;
           if (in_h < 0 || in_h >= g.height) continue;
           float* dst = gc + in_h * g.width * T;
+          const float* in = src - b.w0 * T;  // indexed by absolute wo
           for (int64_t wo = lo; wo < hi; ++wo) {
             float* d = dst + (wo * g.stride_w + offset) * T;
-            const float* s = src + wo * T;
+            const float* s = in + wo * T;
             for (int64_t t = 0; t < T; ++t) d[t] += s[t];
           }
         }
       }
     }
   }
+}
+
+// Offset of block b's first column in a [*, Ho, Wo, T] plane.
+int64_t PlaneOffset(const ConvGeometry& g, const Block& b) {
+  return (b.h0 * g.out_w + b.w0) * g.steps;
 }
 
 }  // namespace
@@ -239,26 +286,24 @@ absl::Status Conv2dForward(const Tensor& x, const Tensor& w, const Conv2dParams&
   SLAYER_RETURN_IF_ERROR(EnsureShape(y, g.y_shape(), Device::kCpu));
   if (y->numel() == 0) return absl::OkStatus();
   // Implicit GEMM with time folded into the columns: per sample, group and
-  // block of output rows, Y (O_g x rows*Wo*T) = W_g (O_g x patch) * cols.
-  const int64_t rows_per_block = RowsPerBlock(g);
-  const int64_t blocks = (g.out_h + rows_per_block - 1) / rows_per_block;
+  // block of output positions, Y (O_g x positions*T) = W_g (O_g x patch) * cols.
+  const Tiling tiling(g);
   const float* xs = x.data();
   const float* ws = w.data();
   float* ys = y->data();
-  internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+  internal::ParallelFor(g.batch * tiling.count(), 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
-      const int64_t n = task / blocks;
-      const int64_t h0 = (task % blocks) * rows_per_block;
-      const int64_t h1 = std::min(g.out_h, h0 + rows_per_block);
-      const int64_t ncols = (h1 - h0) * g.out_w * g.steps;
+      const int64_t n = task / tiling.count();
+      const Block b = tiling[task % tiling.count()];
+      const int64_t ncols = b.positions() * g.steps;
       float* cols = internal::Scratch(internal::kScratchA, g.patch * ncols);
       for (int64_t group = 0; group < g.groups; ++group) {
-        Im2Col(g, xs + n * g.x_sample(), group, h0, h1, cols);
+        Im2Col(g, xs + n * g.x_sample(), group, b, cols);
         const ConstMap weight(ws + group * g.group_out * g.patch, g.group_out, g.patch);
         const ConstMap patches(cols, g.patch, ncols);
-        MutableStrided out(ys + ((n * g.out_channels + group * g.group_out) * g.out_h + h0) *
-                                    g.out_w * g.steps,
-                           g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
+        MutableStrided out(
+            ys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b),
+            g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
         out.noalias() = weight * patches;
       }
     }
@@ -280,7 +325,7 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
     grad_w->SetZero();
   }
   if ((grad_x == nullptr && grad_w == nullptr) || grad_y.numel() == 0) return absl::OkStatus();
-  const int64_t rows_per_block = RowsPerBlock(g);
+  const Tiling tiling(g);
   const int64_t w_numel = w.numel();
   // Per-sample weight gradients, summed afterwards in sample order: the
   // result does not depend on the thread count.
@@ -300,16 +345,15 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
       float* dw = partial != nullptr ? partial + n * w_numel + group * g.group_out * g.patch
                                      : nullptr;
       if (dw != nullptr) std::fill(dw, dw + g.group_out * g.patch, 0.0f);
-      for (int64_t h0 = 0; h0 < g.out_h; h0 += rows_per_block) {
-        const int64_t h1 = std::min(g.out_h, h0 + rows_per_block);
-        const int64_t ncols = (h1 - h0) * g.out_w * g.steps;
+      for (int64_t i = 0; i < tiling.count(); ++i) {
+        const Block b = tiling[i];
+        const int64_t ncols = b.positions() * g.steps;
         const ConstStrided gy(
-            gys + ((n * g.out_channels + group * g.group_out) * g.out_h + h0) * g.out_w *
-                      g.steps,
+            gys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b),
             g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
         if (dw != nullptr) {
           float* cols = internal::Scratch(internal::kScratchA, g.patch * ncols);
-          Im2Col(g, xs + n * g.x_sample(), group, h0, h1, cols);
+          Im2Col(g, xs + n * g.x_sample(), group, b, cols);
           const ConstMap patches(cols, g.patch, ncols);
           MutableMap dw_map(dw, g.group_out, g.patch);
           dw_map.noalias() += gy * patches.transpose();
@@ -318,7 +362,7 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
           float* gcols = internal::Scratch(internal::kScratchB, g.patch * ncols);
           MutableMap gpatches(gcols, g.patch, ncols);
           gpatches.noalias() = weight.transpose() * gy;
-          Col2ImAdd(g, gcols, group, h0, h1, gxs + n * g.x_sample());
+          Col2ImAdd(g, gcols, group, b, gxs + n * g.x_sample());
         }
       }
     }

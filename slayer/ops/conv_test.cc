@@ -1,7 +1,7 @@
 #include "slayer/ops/conv.h"
 
-#include <string>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -139,21 +139,47 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"t1", {3, 2, 6, 6, 1}, {4, 2, 5, 5}, Params(1, 1, 2, 2, 1, 1, 1)}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
-TEST(ConvTest, ManyRowBlocksMatchLoops) {
-  // patch * Wo * T > 2^18 floats, so every output row is its own im2col block.
-  Conv2dParams p = Params(1, 1, 2, 2, 1, 1, 1);
-  Tensor x = RandomUniform({2, 4, 9, 30, 100}, 1);
-  Tensor w = RandomUniform({3, 4, 5, 5}, 2);
-  Tensor y;
-  SLAYER_ASSERT_OK(Conv2dForward(x, w, p, &y));
-  SLAYER_EXPECT_OK(testing::ExpectClose(y, NaiveConv(x, w, p), 1e-4, 1e-4, "blocked"));
-  Tensor g = RandomUniform(y.shape(), 3);
-  Tensor gx, gw;
-  SLAYER_ASSERT_OK(Conv2dBackward(x, w, p, g, &gx, &gw));
-  // The adjoint identity <g, conv(x)> = <conv^T(g), x> = <grad_w, w>.
-  const double lhs = Dot(g, y);
-  EXPECT_NEAR(Dot(gx, x), lhs, 1e-4 * std::abs(lhs) + 1e-2);
-  EXPECT_NEAR(Dot(gw, w), lhs, 1e-4 * std::abs(lhs) + 1e-2);
+TEST(ConvTest, TiledBlocksMatchLoops) {
+  // Long time axes make the im2col columns exceed one block (2^18 floats):
+  // blocks of several whole rows, and runs of columns within one row (with
+  // unit and non-unit stride).
+  struct Tiled {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const Tiled cases[] = {
+      {{1, 3, 30, 20, 100}, {2, 3, 3, 3}, Params(1, 1, 1, 1, 1, 1, 1)},   // 4-row blocks
+      {{2, 4, 9, 30, 100}, {3, 4, 5, 5}, Params(1, 1, 2, 2, 1, 1, 1)},    // 26 + 4 columns
+      {{1, 4, 7, 61, 110}, {2, 4, 5, 5}, Params(1, 2, 2, 2, 1, 1, 1)},    // strided runs
+      {{1, 4, 6, 40, 120}, {4, 2, 3, 3}, Params(1, 1, 1, 0, 1, 2, 2)}};   // groups, dilation
+  for (const Tiled& c : cases) {
+    Tensor x = RandomUniform(c.x, 1);
+    Tensor w = RandomUniform(c.w, 2);
+    Tensor y;
+    SLAYER_ASSERT_OK(Conv2dForward(x, w, c.p, &y));
+    SLAYER_EXPECT_OK(testing::ExpectClose(y, NaiveConv(x, w, c.p), 1e-4, 1e-4,
+                                          "tiled forward " + ShapeString(c.x)));
+    Tensor g = RandomUniform(y.shape(), 3);
+    Tensor gx, gw;
+    SLAYER_ASSERT_OK(Conv2dBackward(x, w, c.p, g, &gx, &gw));
+    // The adjoint identity <g, conv(x)> = <conv^T(g), x> = <grad_w, w>.
+    const double lhs = Dot(g, y);
+    EXPECT_NEAR(Dot(gx, x), lhs, 1e-4 * std::abs(lhs) + 1e-2) << ShapeString(c.x);
+    EXPECT_NEAR(Dot(gw, w), lhs, 1e-4 * std::abs(lhs) + 1e-2) << ShapeString(c.x);
+    testing::GradientCheckOptions options;
+    options.step = 1.0;
+    options.atol = 1e-3;
+    options.coordinates = 16;
+    options.directions = 1;
+    SLAYER_EXPECT_OK(testing::CheckGradient(
+        "tiled wrt x " + ShapeString(c.x), x,
+        [&](const Tensor& v) -> absl::StatusOr<double> {
+          Tensor out;
+          SLAYER_RETURN_IF_ERROR(Conv2dForward(v, w, c.p, &out));
+          return Dot(g, out);
+        },
+        gx, options));
+  }
 }
 
 TEST(ConvTest, BadShapesAreInvalidArgument) {

@@ -1,7 +1,7 @@
 #include "slayer/ops/pool.h"
 
-#include <string>
 #include <ostream>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"

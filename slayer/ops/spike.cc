@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cmath>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "slayer/core/status.h"
@@ -40,6 +44,23 @@ absl::Status CheckBackwardArgs(const char* op, const Tensor& grad_s, const Tenso
         params.tau_rho, ", theta ", params.theta, ", scale_rho ", params.scale_rho));
   }
   return absl::OkStatus();
+}
+
+// The first t in [begin, end) with u[t] >= theta, or end. NaN never crosses.
+int64_t NextCrossing(const float* u, int64_t begin, int64_t end, float theta) {
+  int64_t t = begin;
+#if defined(__AVX2__)
+  const __m256 threshold = _mm256_set1_ps(theta);
+  for (; t + 8 <= end; t += 8) {
+    const int mask =
+        _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(u + t), threshold, _CMP_GE_OQ));
+    if (mask != 0) return t + __builtin_ctz(static_cast<unsigned>(mask));
+  }
+#endif
+  for (; t < end; ++t) {
+    if (u[t] >= theta) return t;
+  }
+  return end;
 }
 
 }  // namespace
@@ -91,15 +112,14 @@ absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, fl
       float* ur = potential + r * steps;
       float* sr = spikes + r * steps;
       // A recurrence in time: a spike's refractory response changes the
-      // potential that later steps compare against theta.
-      for (int64_t t = 0; t < steps; ++t) {
-        if (ur[t] >= theta) {
-          sr[t] = amplitude;
-          const int64_t reach = std::min(taps, steps - t);
-          for (int64_t j = 0; j < reach; ++j) ur[t + j] += nu[j];
-        } else {
-          sr[t] = 0.0f;
-        }
+      // potential that later steps compare against theta, so the scan for the
+      // next crossing resumes after each update.
+      std::fill(sr, sr + steps, 0.0f);
+      for (int64_t t = NextCrossing(ur, 0, steps, theta); t < steps;
+           t = NextCrossing(ur, t + 1, steps, theta)) {
+        sr[t] = amplitude;
+        const int64_t reach = std::min(taps, steps - t);
+        for (int64_t j = 0; j < reach; ++j) ur[t + j] += nu[j];
       }
     }
   });
