@@ -99,7 +99,7 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   options.checkpoint_interval_s = checkpoint_s;
   absl::StatusOr<std::unique_ptr<train::Trainer>> trainer = train::Trainer::Create(*config, options);
   if (!trainer.ok()) return Report("train", trainer.status());
-  const data::Dataset& ds = (*trainer)->eval_dataset();
+  const data::Dataset& ds = (*trainer)->train_dataset();
   std::printf("training %s: %lld train samples, batch %d, %d epochs, device %s -> %s\n",
               config_path.empty() ? kDefaultTrainingConfigName : config_path.c_str(),
               static_cast<long long>(ds.size()), config->batch_size(),

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <cmath>
 #include <numeric>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -85,12 +86,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const proto::Training& 
   if (config.threads() > 0) ThreadPool::SetDefaultThreads(config.threads());
   SLAYER_ASSIGN_OR_RETURN(t->data_, MakeTrainingData(config, t->spec_));
   SLAYER_ASSIGN_OR_RETURN(t->network_, layers::Network::Create(t->spec_, config.seed()));
+  if (options.comm != nullptr) t->comm_ = options.comm;
+  if (t->comm_->size() > 1) {
+    // Every rank starts from rank 0's parameters.
+    for (layers::Param* p : t->network_->params()) {
+      SLAYER_RETURN_IF_ERROR(t->comm_->Broadcast(p->value.span(), 0));
+    }
+  }
   if (options.device != Device::kCpu) SLAYER_RETURN_IF_ERROR(t->network_->To(options.device));
   std::vector<NamedParameter> params;
   for (layers::Param* p : t->network_->params()) params.push_back({p->name, &p->value, &p->grad});
   SLAYER_ASSIGN_OR_RETURN(t->optimizer_,
                           MakeOptimizer(ToOptimizerConfig(config.optimizer()), std::move(params)));
-  if (!options.run_dir.empty()) SLAYER_RETURN_IF_ERROR(MakeDirs(options.run_dir));
+  if (!options.run_dir.empty() && t->is_root()) SLAYER_RETURN_IF_ERROR(MakeDirs(options.run_dir));
   return t;
 }
 
@@ -177,23 +185,51 @@ absl::StatusOr<Trainer::BatchResult> Trainer::RunBatch(int64_t n, bool training,
   }
   r.loss = loss;
   if (!std::isfinite(loss)) return r;  // the caller reports it with context
-  if (training) {
-    SLAYER_RETURN_IF_ERROR(network_->Backward(grad_));
-    SLAYER_RETURN_IF_ERROR(optimizer_->Step());
-    for (layers::Param* p : network_->params()) {
-      if (p->is_delay) SLAYER_RETURN_IF_ERROR(ops::ClampDelays(&p->value, p->max_delay_ms));
-      if (p->value.is_cpu()) {
-        for (float v : p->value.span()) {
-          if (!std::isfinite(v)) {
-            r.loss = v;  // reported by the caller as a non-finite loss
-            r.bad_param = p->name;
-            return r;
-          }
+  if (training) SLAYER_RETURN_IF_ERROR(network_->Backward(grad_));
+  return r;
+}
+
+absl::Status Trainer::SumAcrossRanks(absl::Span<double> values) {
+  if (comm_->size() == 1) return absl::OkStatus();
+  return comm_->AllReduceSum(values);
+}
+
+absl::Status Trainer::ApplyUpdate(std::string* bad_param) {
+  std::vector<layers::Param*> params = network_->params();
+  if (comm_->size() > 1) {
+    // One fused all-reduce of every gradient (host copies for device tensors).
+    size_t total = 0;
+    for (layers::Param* p : params) total += static_cast<size_t>(p->grad.numel());
+    grad_bucket_.resize(total);
+    size_t offset = 0;
+    for (layers::Param* p : params) {
+      SLAYER_ASSIGN_OR_RETURN(Tensor host, p->grad.To(Device::kCpu));
+      std::copy(host.data(), host.data() + host.numel(), grad_bucket_.begin() + offset);
+      offset += static_cast<size_t>(host.numel());
+    }
+    SLAYER_RETURN_IF_ERROR(comm_->AllReduceSum(absl::MakeSpan(grad_bucket_)));
+    offset = 0;
+    for (layers::Param* p : params) {
+      Tensor host = Tensor::Empty(p->grad.shape());
+      std::copy(grad_bucket_.begin() + offset, grad_bucket_.begin() + offset + host.numel(),
+                host.data());
+      SLAYER_RETURN_IF_ERROR(p->grad.CopyFrom(host));
+      offset += static_cast<size_t>(host.numel());
+    }
+  }
+  SLAYER_RETURN_IF_ERROR(optimizer_->Step());
+  for (layers::Param* p : params) {
+    if (p->is_delay) SLAYER_RETURN_IF_ERROR(ops::ClampDelays(&p->value, p->max_delay_ms));
+    if (p->value.is_cpu()) {
+      for (float v : p->value.span()) {
+        if (!std::isfinite(v)) {
+          *bad_param = p->name;
+          return absl::OkStatus();
         }
       }
     }
   }
-  return r;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
@@ -202,21 +238,32 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   const int64_t bs = config_.batch_size();
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
-  double loss = 0;
-  int64_t correct = 0;
   const double start = Now();
-  for (int64_t b = 0; b < n; b += bs) {
-    const int64_t e = std::min(n, b + bs);
+  // Each rank evaluates its contiguous shard; the sums are then combined.
+  const int64_t shard = (n + comm_->size() - 1) / comm_->size();
+  const int64_t lo = std::min(n, shard * comm_->rank()), hi = std::min(n, lo + shard);
+  // {loss, correct, inexact batches, non-finite batches}
+  double sums[4] = {0, 0, 0, 0};
+  for (int64_t b = lo; b < hi; b += bs) {
+    const int64_t e = std::min(hi, b + bs);
     SLAYER_RETURN_IF_ERROR(LoadBatch(ds, order, b, e, /*epoch=*/0, /*augment=*/false));
     SLAYER_ASSIGN_OR_RETURN(BatchResult r, RunBatch(e - b, /*training=*/false, 0));
     if (!std::isfinite(r.loss)) {
-      return absl::DataLossError(absl::StrCat("evaluation loss is not finite (", r.loss,
-                                              ") at samples [", b, ", ", e, ")"));
+      sums[3] += 1;
+      continue;
     }
-    loss += r.loss;
-    correct += r.correct;
-    result.exact = result.exact && r.exact;
+    sums[0] += r.loss;
+    sums[1] += static_cast<double>(r.correct);
+    sums[2] += r.exact ? 0 : 1;
   }
+  SLAYER_RETURN_IF_ERROR(SumAcrossRanks(absl::MakeSpan(sums)));
+  if (sums[3] > 0) {
+    return absl::DataLossError(absl::StrCat("evaluation loss is not finite in ", sums[3],
+                                            " batch(es) of ", n, " samples"));
+  }
+  const double loss = sums[0];
+  const int64_t correct = static_cast<int64_t>(sums[1]);
+  result.exact = sums[2] == 0;
   result.samples = n;
   result.loss = n > 0 ? loss / n : 0;
   if (!config_.loss().has_spike_time() && n > 0) result.accuracy = double(correct) / n;
@@ -228,17 +275,24 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   TrainResult result;
   const double start = Now();
   const int epochs = options_.epochs > 0 ? options_.epochs : config_.epochs();
-  ProgressReporter progress(options_.progress);
+  // Only rank 0 reports; the others write their progress nowhere.
+  std::ostringstream discard;
+  ProgressOptions progress_options = options_.progress;
+  if (!is_root()) progress_options.out = &discard;
+  ProgressReporter progress(progress_options);
   int epochs_done = 0;
-  MetricsLog log(options_.run_dir.empty() ? std::string() : RunPath("metrics.csv"));
+  const bool write = !options_.run_dir.empty() && is_root();
+  MetricsLog log(options_.run_dir.empty() || !is_root() ? std::string() : RunPath("metrics.csv"));
   if (options_.resume) {
     SLAYER_RETURN_IF_ERROR(LoadCheckpoint(&epochs_done));
-    SLAYER_ASSIGN_OR_RETURN(log, MetricsLog::Open(RunPath("metrics.csv")));
+    if (is_root()) {
+      SLAYER_ASSIGN_OR_RETURN(log, MetricsLog::Open(RunPath("metrics.csv")));
+    }
     log.TruncateAfter(epochs_done);
     progress.Message(absl::StrCat("resuming ", RunPath("checkpoint.npz"), " after epoch ",
                                   epochs_done));
   }
-  if (!options_.run_dir.empty()) {
+  if (write) {
     std::string text;
     google::protobuf::TextFormat::PrintToString(config_, &text);
     SLAYER_RETURN_IF_ERROR(WriteFileAtomic(RunPath("config.pbtxt"), text));
@@ -246,7 +300,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   const data::Dataset& train = *data_.train;
   const int64_t n = train.size();
   const int64_t bs = config_.batch_size();
-  int64_t batches = (n + bs - 1) / bs;
+  const int64_t global_bs = bs * comm_->size();
+  int64_t batches = (n + global_bs - 1) / global_bs;
   if (options_.max_batches > 0) batches = std::min(batches, options_.max_batches);
   const bool classify = !config_.loss().has_spike_time();
   double last_write = Now();
@@ -262,25 +317,39 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     int64_t correct = 0, seen = 0;
     progress.StartEpoch(epoch, epochs, batches);
     for (int64_t b = 0; b < batches; ++b) {
-      const int64_t begin = b * bs, end = std::min(n, begin + bs);
-      SLAYER_RETURN_IF_ERROR(LoadBatch(train, order, begin, end, epoch, /*augment=*/true));
+      // This rank's rows of global batch b.
+      const int64_t begin = std::min(n, b * global_bs + comm_->rank() * bs);
+      const int64_t end = std::min(n, begin + bs);
       const uint64_t step = static_cast<uint64_t>(epoch - 1) * batches + b;
-      SLAYER_ASSIGN_OR_RETURN(BatchResult r, RunBatch(end - begin, /*training=*/true, step));
-      if (!std::isfinite(r.loss)) {
+      BatchResult r;
+      if (end > begin) {
+        SLAYER_RETURN_IF_ERROR(LoadBatch(train, order, begin, end, epoch, /*augment=*/true));
+        SLAYER_ASSIGN_OR_RETURN(r, RunBatch(end - begin, /*training=*/true, step));
+      } else {
+        for (layers::Param* p : network_->params()) p->grad.SetZero();  // a short last batch
+      }
+      // {loss, correct, samples, non-finite}: every rank decides alike.
+      double sums[4] = {std::isfinite(r.loss) ? r.loss : 0.0, static_cast<double>(r.correct),
+                        static_cast<double>(end - begin), std::isfinite(r.loss) ? 0.0 : 1.0};
+      SLAYER_RETURN_IF_ERROR(SumAcrossRanks(absl::MakeSpan(sums)));
+      std::string bad_param;
+      if (sums[3] == 0) SLAYER_RETURN_IF_ERROR(ApplyUpdate(&bad_param));
+      if (sums[3] > 0 || !bad_param.empty()) {
         return absl::DataLossError(absl::StrCat(
-            r.bad_param.empty() ? "the loss became " : "parameter '" + r.bad_param + "' became ",
-            r.loss, " at epoch ", epoch, ", batch ", b + 1, "/", batches,
-            "; stopped without saving",
+            bad_param.empty() ? absl::StrCat("the loss became ", r.loss)
+                              : "parameter '" + bad_param + "' became non-finite",
+            " at epoch ", epoch, ", batch ", b + 1, "/", batches, "; stopped without saving",
             options_.run_dir.empty()
                 ? ""
                 : "; the last good checkpoint is " + RunPath("checkpoint.npz"),
             " (try a smaller learning rate)"));
       }
-      loss_sum += r.loss;
-      correct += r.correct;
-      seen += end - begin;
-      progress.Batch(end - begin, loss_sum / seen,
-                     classify ? std::optional<double>(double(correct) / seen) : std::nullopt);
+      loss_sum += sums[0];
+      correct += static_cast<int64_t>(sums[1]);
+      seen += static_cast<int64_t>(sums[2]);
+      progress.Batch(static_cast<int64_t>(sums[2]), loss_sum / std::max<int64_t>(1, seen),
+                     classify ? std::optional<double>(double(correct) / std::max<int64_t>(1, seen))
+                              : std::nullopt);
     }
     MetricsRow row;
     row.epoch = epoch;
@@ -294,7 +363,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     }
     SLAYER_RETURN_IF_ERROR(log.AppendDeferred(row));
     progress.EndEpoch(row, &log.best());
-    if (log.last_is_best()) {
+    if (log.last_is_best() && write) {
       SLAYER_ASSIGN_OR_RETURN(best_params_, network_->ExportParams());
       best_dirty_ = true;
     }
@@ -306,8 +375,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     }
     const bool last_epoch = epoch == epochs || exact ||
                             (config_.target_loss() > 0 && *row.train_loss <= config_.target_loss());
-    if (!options_.run_dir.empty() &&
-        (last_epoch || Now() - last_write >= options_.checkpoint_interval_s)) {
+    if (write && (last_epoch || Now() - last_write >= options_.checkpoint_interval_s)) {
       // Metrics and best first: a checkpoint never runs ahead of them.
       SLAYER_RETURN_IF_ERROR(log.Flush());
       if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
@@ -335,7 +403,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   }
   result.history = log.rows();
   if (log.best().test_accuracy) result.best_test_accuracy = log.best().test_accuracy->value;
-  if (!options_.run_dir.empty()) {
+  if (write) {
     SLAYER_ASSIGN_OR_RETURN(NpzMap params, network_->ExportParams());
     SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("params.npz"), params));
     if (options_.pictures) SLAYER_RETURN_IF_ERROR(WriteRaster());

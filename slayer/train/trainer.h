@@ -27,6 +27,7 @@
 #include "slayer/layers/network.h"
 #include "slayer/proto/config.h"
 #include "slayer/proto/train.pb.h"
+#include "slayer/train/communicator.h"
 #include "slayer/train/datasets.h"
 #include "slayer/train/metrics.h"
 #include "slayer/train/optimizer.h"
@@ -49,6 +50,14 @@ struct TrainerOptions {
   // learning curve (0: after every epoch). The last epoch is always written;
   // a resume repeats at most this much work.
   double checkpoint_interval_s = 10.0;
+  // Data-parallel training (not owned; null: one process). Every rank runs
+  // the same config; config.batch_size is per rank, so the global batch is
+  // batch_size * size(). Rank r takes rows [r*B, (r+1)*B) of each global
+  // batch of the shared shuffled order; gradients and metrics are summed
+  // across ranks before each step (the loss is a sum over samples, so this
+  // equals one process with the global batch); parameters start from rank
+  // 0's; only rank 0 writes files and progress.
+  Communicator* comm = nullptr;
 };
 
 struct EvalResult {
@@ -78,6 +87,7 @@ class Trainer {
   absl::StatusOr<EvalResult> Evaluate(const data::Dataset& dataset);
   // The test set, else the training set.
   const data::Dataset& eval_dataset() const;
+  const data::Dataset& train_dataset() const { return *data_.train; }
 
   layers::Network& network() { return *network_; }
   const config::NetworkSpec& spec() const { return spec_; }
@@ -92,7 +102,14 @@ class Trainer {
   };
   absl::Status LoadBatch(const data::Dataset& ds, const std::vector<int64_t>& order,
                          int64_t begin, int64_t end, int epoch, bool augment);
+  // Forward, loss and (when training) backward of the loaded batch.
   absl::StatusOr<BatchResult> RunBatch(int64_t n, bool training, uint64_t step);
+  // Sums gradients across ranks, steps the optimiser, clamps delays and
+  // checks that every parameter stayed finite (else names it).
+  absl::Status ApplyUpdate(std::string* bad_param);
+  // Sums `values` across ranks (no-op for one process).
+  absl::Status SumAcrossRanks(absl::Span<double> values);
+  bool is_root() const { return comm_->rank() == 0; }
   absl::Status SaveCheckpoint(int epochs_done);
   absl::Status LoadCheckpoint(int* epochs_done);
   absl::Status WriteRaster();
@@ -109,6 +126,9 @@ class Trainer {
   std::vector<int64_t> indices_;  // data indices of the batch rows
   Tensor targets_;  // [B, O, 1, 1, T], amplitude 1/Ts (spike_time)
   Tensor grad_;
+  SingleProcessCommunicator single_;
+  Communicator* comm_ = &single_;
+  std::vector<float> grad_bucket_;  // all gradients, for one all-reduce
   NpzMap best_params_;  // parameters of the best epoch so far
   bool best_dirty_ = false;  // best_params_ not yet written
 };

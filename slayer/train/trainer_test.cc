@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "slayer/core/file.h"
@@ -185,6 +187,59 @@ TEST(TrainerTest, ConfigErrorsNameTheField) {
   ASSERT_FALSE(t.ok());
   EXPECT_NE(t.status().message().find("/nonexistent/images.gz"), std::string::npos)
       << t.status();
+}
+
+}  // namespace
+}  // namespace train
+}  // namespace slayer
+
+namespace slayer {
+namespace train {
+namespace {
+
+// Two ranks with batch B each take the same steps as one process with batch
+// 2B: the loss is a sum over samples, so summed gradients are identical up
+// to float rounding.
+TEST(TrainerTest, TwoRanksMatchOneProcessWithTheGlobalBatch) {
+  proto::Training single = Config(kSynthetic);
+  single.set_batch_size(32);
+  single.set_epochs(2);
+  auto one = Trainer::Create(single, Quiet(""));
+  ASSERT_TRUE(one.ok());
+  ASSERT_TRUE((*one)->Train().ok());
+
+  proto::Training per_rank = single;
+  per_rank.set_batch_size(16);
+  std::vector<std::unique_ptr<Communicator>> group = MakeThreadGroup(2);
+  std::vector<std::unique_ptr<Trainer>> trainers(2);
+  std::vector<absl::Status> status(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      TrainerOptions o = Quiet("");
+      o.comm = group[r].get();
+      absl::StatusOr<std::unique_ptr<Trainer>> t = Trainer::Create(per_rank, o);
+      if (!t.ok()) {
+        status[r] = t.status();
+        return;
+      }
+      trainers[r] = *std::move(t);
+      status[r] = trainers[r]->Train().status();
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(status[0].ok()) << status[0];
+  ASSERT_TRUE(status[1].ok()) << status[1];
+  for (layers::Param* p : (*one)->network().params()) {
+    for (int r = 0; r < 2; ++r) {
+      const Tensor& v = trainers[r]->network().FindParam(p->name)->value;
+      ASSERT_EQ(v.numel(), p->value.numel());
+      for (int64_t i = 0; i < v.numel(); ++i) {
+        ASSERT_NEAR(v.data()[i], p->value.data()[i], 1e-3f + 1e-3f * std::fabs(p->value.data()[i]))
+            << p->name << "[" << i << "] rank " << r;
+      }
+    }
+  }
 }
 
 }  // namespace
