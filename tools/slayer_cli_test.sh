@@ -14,4 +14,51 @@ done
 err=$("$SLAYER" events --no-such-flag 2>&1); [ $? -eq 2 ] || fail "bad flag should exit 2"
 echo "$err" | grep -q "unknown flag" || fail "bad flag message: $err"
 "$SLAYER" 2>/dev/null; [ $? -eq 2 ] || fail "no command should exit 2"
+# An invalid config names the field, the bad value and what is allowed.
+tmp="${TEST_TMPDIR:-/tmp}"
+cat > "$tmp/bad.pbtxt" <<'PB'
+network { simulation { ts_ms: -1 } arch: "10-2" }
+data { synthetic {} }
+loss { num_spikes {} }
+PB
+err=$("$SLAYER" train --config "$tmp/bad.pbtxt" --out "$tmp/run" 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "invalid config should exit 1, got $rc"
+echo "$err" | grep -q "simulation.ts_ms" || fail "error should name the field: $err"
+echo "$err" | grep -q -- "-1" || fail "error should give the value: $err"
+
+cat > "$tmp/typo.pbtxt" <<'PB'
+network { arch: "10-2" }
+data { synthetic {} }
+loss { num_spikes { true_cont: 3 } }
+PB
+err=$("$SLAYER" train --config "$tmp/typo.pbtxt" 2>&1); [ $? -eq 1 ] || fail "typo should exit 1"
+echo "$err" | grep -q "typo.pbtxt:3" || fail "parse error should give file:line: $err"
+echo "$err" | grep -q "true_cont" || fail "parse error should name the field: $err"
+
+err=$("$SLAYER" train --config "$tmp/missing.pbtxt" 2>&1); [ $? -eq 1 ] || fail "missing config should exit 1"
+echo "$err" | grep -q "missing.pbtxt" || fail "missing config should be named: $err"
+
+# A tiny real run: train two epochs, evaluate the best parameters, inspect one sample.
+cat > "$tmp/syn.pbtxt" <<'PB'
+network { simulation { ts_ms: 1 sample_ms: 30 } arch: "3x3x2-8-3o" }
+data { synthetic { train_samples: 24 test_samples: 12 density: 0.05 } }
+loss { num_spikes { true_count: 8 false_count: 1 } }
+optimizer { adam { lr: 0.05 } }
+batch_size: 8
+epochs: 2
+PB
+"$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" > "$tmp/train.log" 2>&1 || fail "train: $(cat "$tmp/train.log")"
+grep -q "result: 2 epochs" "$tmp/train.log" || fail "train summary missing: $(cat "$tmp/train.log")"
+for f in metrics.csv params.npz best.npz checkpoint.npz config.pbtxt learning_curve.png raster.png; do
+  [ -s "$tmp/run/$f" ] || fail "run folder lacks $f"
+done
+out=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/best.npz") || fail "eval failed: $out"
+echo "$out" | grep -q "^accuracy=" || fail "eval prints no accuracy: $out"
+err=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/metrics.csv" 2>&1); [ $? -eq 1 ] || fail "eval of a non-npz should exit 1"
+echo "$err" | grep -q "metrics.csv" || fail "eval error should name the file: $err"
+
+echo 'network { simulation { ts_ms: 1 sample_ms: 30 } arch: "3x3x2-8-3o" }' > "$tmp/model.pbtxt"
+"$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" --resume --epochs 3 > "$tmp/resume.log" 2>&1 || fail "resume: $(cat "$tmp/resume.log")"
+grep -q "resuming" "$tmp/resume.log" || fail "resume did not resume: $(cat "$tmp/resume.log")"
+
 echo PASS
