@@ -166,8 +166,10 @@ ConformanceCase SpikeCase(const std::string& variant, Shape shape, float ts, flo
 }
 
 // ---------------------------------------------------------------- dense
+// `rate`: the input spike probability; below 0.15 the CPU takes its
+// event-driven path, above it the GEMM.
 ConformanceCase DenseCase(const std::string& variant, Shape x_shape, int64_t outputs,
-                          uint64_t seed) {
+                          float rate, uint64_t seed) {
   ConformanceCase c;
   c.name = "dense/" + variant;
   c.ops = {"dense_forward", "dense_backward"};
@@ -179,7 +181,7 @@ ConformanceCase DenseCase(const std::string& variant, Shape x_shape, int64_t out
   const Shape y_shape = {x_shape.front(), outputs, 1, 1, x_shape.back()};
   // Spike inputs (0 or 1/Ts) as in a network, random weights and gradients.
   auto make = [=]() {
-    return std::make_tuple(RandomSpikes(x_shape, 0.2f, 1.0f, seed),
+    return std::make_tuple(RandomSpikes(x_shape, rate, 1.0f, seed),
                            RandomUniform(w_shape, seed + 1), RandomUniform(y_shape, seed + 2));
   };
   c.run = [=](Device device) -> absl::StatusOr<Outputs> {
@@ -635,9 +637,9 @@ std::vector<ConformanceCase> BuildCases() {
   cases.push_back(SpikeCase("nmnist", {2, 8, 3, 1, 120}, 1.0f, 1.0f, 201));
   cases.push_back(SpikeCase("poisson_ts0.1", {3, 5, 1, 1, 400}, 0.1f, 0.1f, 202));
 
-  cases.push_back(DenseCase("small", {3, 4, 2, 2, 20}, 7, 301));
-  cases.push_back(DenseCase("mlp", {2, 200, 1, 1, 50}, 30, 302));
-  cases.push_back(DenseCase("batch1_wide", {1, 12, 1, 1, 9}, 70, 303));
+  cases.push_back(DenseCase("small", {3, 4, 2, 2, 20}, 7, 0.3f, 301));
+  cases.push_back(DenseCase("mlp_sparse", {2, 200, 1, 1, 50}, 30, 0.05f, 302));
+  cases.push_back(DenseCase("batch1_wide", {1, 12, 1, 1, 9}, 70, 0.5f, 303));
 
   cases.push_back(ConvCase("5x5_pad2", {2, 2, 10, 9, 6}, {4, 2, 5, 5},
                            ConvParams(1, 1, 2, 2, 1, 1, 1), 401));

@@ -40,6 +40,41 @@ absl::Status CheckMinRank(const Tensor& t, int min_rank, const char* op, const c
   return absl::OkStatus();
 }
 
+void AddScaled(float a, const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 16 <= n; i += 16) {
+    const __m256 y0 = _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i));
+    const __m256 y1 =
+        _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(y + i + 8));
+    _mm256_storeu_ps(y + i, y0);
+    _mm256_storeu_ps(y + i + 8, y1);
+  }
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+  }
+#endif
+  for (; i < n; ++i) y[i] = std::fma(a, x[i], y[i]);
+}
+
+void Scale(float a, const float* x, float* y, int64_t n) {
+  int64_t i = 0;
+#if defined(__AVX2__)
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_mul_ps(va, _mm256_loadu_ps(x + i)));
+#endif
+  for (; i < n; ++i) y[i] = a * x[i];
+}
+
+int64_t CountNonzeros(const float* p, int64_t n) {
+  int64_t count = 0;
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) count += __builtin_popcount(NonzeroMask8(p + i));
+  for (; i < n; ++i) count += p[i] != 0.0f;
+  return count;
+}
+
 float* Scratch(ScratchSlot slot, int64_t n) {
   thread_local std::vector<float> buffers[kNumScratchSlots];
   std::vector<float>& buffer = buffers[slot];

@@ -13,6 +13,10 @@
 #include <string>
 #include <vector>
 
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "slayer/core/tensor.h"
@@ -30,6 +34,19 @@ absl::Status CheckNotNull(const void* ptr, const char* op, const char* what);
 absl::Status CheckMinRank(const Tensor& t, int min_rank, const char* op, const char* what,
                           const char* expected);
 
+// Vector loops with a scalar tail (the same rounding: fused multiply-add).
+// y[i] += a * x[i] for i < n; x and y may be the same array.
+void AddScaled(float a, const float* x, float* y, int64_t n);
+// y[i] = a * x[i] for i < n; x and y may be the same array.
+void Scale(float a, const float* x, float* y, int64_t n);
+// The number of entries of p[0, n) that are not +0 or -0 (NaN counts).
+int64_t CountNonzeros(const float* p, int64_t n);
+
+// Calls fn(i, p[i]) for every nonzero entry of p[0, n) in increasing i.
+// Spike trains are mostly zeros; the scan skips eight zeros at a time.
+template <typename Fn>
+void ForEachNonzero(const float* p, int64_t n, Fn&& fn);
+
 // Per-thread scratch memory that grows and is then reused, so steady-state
 // calls allocate nothing. Users on one thread must not hold the same slot at
 // the same time; the slots in use:
@@ -38,7 +55,8 @@ enum ScratchSlot {
   kScratchA = 1,       // per-task buffers inside ParallelFor
   kScratchB = 2,
   kScratchCaller = 3,  // held by the calling thread around a ParallelFor
-  kNumScratchSlots = 4
+  kScratchCaller2 = 4,
+  kNumScratchSlots = 5
 };
 // At least `n` floats (contents unspecified), valid until the next call for
 // the same slot on this thread.
@@ -71,6 +89,32 @@ class TemporalFilter {
 // Calls fn(begin, end) over [0, n) on the default thread pool, with chunks
 // of at least `grain` items.
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// Bit k set when p[k] (k < 8) is nonzero; NaN counts as nonzero.
+inline unsigned NonzeroMask8(const float* p) {
+#if defined(__AVX2__)
+  return static_cast<unsigned>(_mm256_movemask_ps(
+      _mm256_cmp_ps(_mm256_loadu_ps(p), _mm256_setzero_ps(), _CMP_NEQ_UQ)));
+#else
+  unsigned mask = 0;
+  for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(p[k] != 0.0f) << k;
+  return mask;
+#endif
+}
+
+template <typename Fn>
+void ForEachNonzero(const float* p, int64_t n, Fn&& fn) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (unsigned mask = NonzeroMask8(p + i); mask != 0; mask &= mask - 1) {
+      const int64_t k = i + __builtin_ctz(mask);
+      fn(k, p[k]);
+    }
+  }
+  for (; i < n; ++i) {
+    if (p[i] != 0.0f) fn(i, p[i]);
+  }
+}
 
 }  // namespace internal
 }  // namespace ops

@@ -1,6 +1,8 @@
-// Dense synapses on the CPU (Eigen GEMM per sample, threads over samples and
-// rows). BM_DenseForward/<inputs>/<outputs>/<steps>/<batch>; the headline
-// size is NMNIST's first layer, 34x34x2 = 2312 -> 512, T 300, batch 32.
+// Dense synapses on the CPU. BM_DenseForward/<inputs>/<outputs>/<steps>/
+// <batch>/<spike rate in %>; the headline size is NMNIST's first layer,
+// 34x34x2 = 2312 -> 512, T 300, batch 32. Inputs are spike trains: at a few
+// percent the event-driven kernels run, at 100% (every entry nonzero) the
+// Eigen GEMM. FLOP counts the dense-equivalent work.
 #include "benchmark/benchmark.h"
 #include "slayer/ops/dense.h"
 #include "slayer/ops/test_util.h"
@@ -17,8 +19,9 @@ struct DenseProblem {
 DenseProblem Make(const benchmark::State& state) {
   const int64_t in = state.range(0), out = state.range(1), steps = state.range(2),
                 batch = state.range(3);
+  const float rate = static_cast<float>(state.range(4)) / 100.0f;
   DenseProblem p;
-  p.x = testing::RandomSpikes({batch, in, 1, 1, steps}, 0.05f, 1.0f, 1);
+  p.x = testing::RandomSpikes({batch, in, 1, 1, steps}, rate, 1.0f, 1);
   p.w = testing::RandomUniform({out, in}, 2);
   p.g = testing::RandomUniform({batch, out, 1, 1, steps}, 3);
   p.flop = 2.0 * batch * out * in * steps;
@@ -50,9 +53,11 @@ void BM_DenseBackward(benchmark::State& state) {
       benchmark::Counter(state.iterations() * 2 * p.flop, benchmark::Counter::kIsRate);
 }
 
-// {inputs, outputs, steps, batch}: NMNIST MLP layers 1 and 3, and one sample.
-#define DENSE_SIZES                                                                 \
-  Args({2312, 512, 300, 32})->Args({512, 10, 300, 32})->Args({2312, 512, 300, 1}) \
+// {inputs, outputs, steps, batch, rate %}: NMNIST MLP layer 1 with sparse
+// and with dense inputs, layer 3, and one sample.
+#define DENSE_SIZES                                                            \
+  Args({2312, 512, 300, 32, 5})->Args({2312, 512, 300, 32, 100})               \
+      ->Args({512, 10, 300, 32, 5})->Args({2312, 512, 300, 1, 5})              \
       ->Unit(benchmark::kMillisecond)->UseRealTime()
 BENCHMARK(BM_DenseForward)->DENSE_SIZES;
 BENCHMARK(BM_DenseBackward)->DENSE_SIZES;

@@ -49,11 +49,14 @@ Tensor NaiveDense(const Tensor& x, const Tensor& w) {
   return y;
 }
 
-class DenseShapesTest : public ::testing::TestWithParam<std::tuple<Shape, int64_t>> {};
+// (x shape, outputs, spike rate): rate 0 draws dense uniform inputs (the GEMM
+// path), a small rate sparse spike trains (the event-driven path).
+class DenseShapesTest
+    : public ::testing::TestWithParam<std::tuple<Shape, int64_t, float>> {};
 
 TEST_P(DenseShapesTest, ForwardMatchesLoopsAndBackwardMatchesFiniteDifferences) {
-  const auto& [x_shape, outputs] = GetParam();
-  Tensor x = RandomUniform(x_shape, 1);
+  const auto& [x_shape, outputs, rate] = GetParam();
+  Tensor x = rate > 0 ? testing::RandomSpikes(x_shape, rate, 0.5f, 1) : RandomUniform(x_shape, 1);
   const int64_t inputs = x.numel() / (x.dim(0) * x.dim(-1));
   Tensor w = RandomUniform({outputs, inputs}, 2);
   Tensor y;
@@ -93,10 +96,34 @@ TEST_P(DenseShapesTest, ForwardMatchesLoopsAndBackwardMatchesFiniteDifferences) 
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, DenseShapesTest,
-    ::testing::Values(std::make_tuple(Shape{3, 4, 2, 2, 20}, int64_t{7}),
-                      std::make_tuple(Shape{1, 40, 1, 1, 33}, int64_t{130}),  // rows split
-                      std::make_tuple(Shape{2, 5, 9}, int64_t{1}),
-                      std::make_tuple(Shape{5, 1}, int64_t{3})));
+    ::testing::Values(std::make_tuple(Shape{3, 4, 2, 2, 20}, int64_t{7}, 0.0f),
+                      std::make_tuple(Shape{1, 40, 1, 1, 33}, int64_t{130}, 0.0f),  // rows split
+                      std::make_tuple(Shape{2, 5, 9}, int64_t{1}, 0.0f),
+                      std::make_tuple(Shape{5, 1}, int64_t{3}, 0.0f),
+                      std::make_tuple(Shape{3, 4, 2, 2, 20}, int64_t{7}, 0.05f),
+                      std::make_tuple(Shape{1, 40, 1, 1, 33}, int64_t{130}, 0.05f),
+                      std::make_tuple(Shape{4, 90, 1, 1, 61}, int64_t{37}, 0.1f),
+                      std::make_tuple(Shape{2, 5, 9}, int64_t{1}, 0.1f)));
+
+TEST(DenseTest, SparseAndDenseInputsGiveTheSameSums) {
+  // The same spikes, once sparse enough for the event-driven kernels and
+  // once with every other entry made a tiny nonzero (forcing the GEMM): the
+  // results differ only by those tiny entries' contributions.
+  Tensor sparse = testing::RandomSpikes({2, 64, 1, 1, 50}, 0.05f, 1.0f, 7);
+  Tensor dense = sparse.Clone();
+  for (int64_t i = 0; i < dense.numel(); i += 2) {
+    if (dense.data()[i] == 0.0f) dense.data()[i] = 1e-30f;
+  }
+  Tensor w = RandomUniform({20, 64}, 8);
+  Tensor g = RandomUniform({2, 20, 1, 1, 50}, 9);
+  Tensor y1, y2, gw1, gw2;
+  SLAYER_ASSERT_OK(DenseForward(sparse, w, &y1));
+  SLAYER_ASSERT_OK(DenseForward(dense, w, &y2));
+  SLAYER_ASSERT_OK(DenseBackward(sparse, w, g, nullptr, &gw1));
+  SLAYER_ASSERT_OK(DenseBackward(dense, w, g, nullptr, &gw2));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y1, y2, 1e-5, 1e-5, "forward"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw1, gw2, 1e-5, 1e-5, "grad_w"));
+}
 
 TEST(DenseTest, SteadyStateReusesOutputs) {
   Tensor x = RandomUniform({2, 8, 1, 1, 10}, 1);
