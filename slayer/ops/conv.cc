@@ -222,10 +222,12 @@ void Col2ImAdd(const ConvGeometry& g, const float* cols, int64_t group, const Bl
           if (in_h < 0 || in_h >= g.height) continue;
           float* dst = gc + in_h * g.width * T;
           const float* in = src - b.w0 * T;  // indexed by absolute wo
-          for (int64_t wo = lo; wo < hi; ++wo) {
-            float* d = dst + (wo * g.stride_w + offset) * T;
-            const float* s = in + wo * T;
-            for (int64_t t = 0; t < T; ++t) d[t] += s[t];
+          if (g.stride_w == 1) {
+            internal::AddScaled(1.0f, in + lo * T, dst + (lo + offset) * T, (hi - lo) * T);
+          } else {
+            for (int64_t wo = lo; wo < hi; ++wo) {
+              internal::AddScaled(1.0f, in + wo * T, dst + (wo * g.stride_w + offset) * T, T);
+            }
           }
         }
       }

@@ -83,20 +83,26 @@ inline float At(const float* row, int64_t steps, int64_t i) {
   return i >= 0 && i < steps ? row[i] : 0.0f;
 }
 
+// out[t] += a * in[t + offset] for every t in [0, steps) whose source index
+// lies inside [0, steps).
+void AddShifted(float a, const float* in, int64_t offset, int64_t steps, float* out) {
+  const int64_t lo = std::max<int64_t>(0, -offset);
+  const int64_t hi = std::min<int64_t>(steps, steps - offset);
+  if (hi > lo && a != 0.0f) internal::AddScaled(a, in + lo + offset, out + lo, hi - lo);
+}
+
 // y[t] = (1-f) x[t-m] + f x[t-m-1]; y must not alias x.
 void DelayRow(const float* x, int64_t steps, Interp s, float* y) {
-  const float a = 1.0f - s.f;
-  for (int64_t t = 0; t < steps; ++t) {
-    y[t] = a * At(x, steps, t - s.m) + s.f * At(x, steps, t - s.m - 1);
-  }
+  std::fill(y, y + steps, 0.0f);
+  AddShifted(1.0f - s.f, x, -s.m, steps, y);
+  AddShifted(s.f, x, -s.m - 1, steps, y);
 }
 
 // The transpose: gx[i] = (1-f) g[i+m] + f g[i+m+1]; gx must not alias g.
 void DelayRowTranspose(const float* g, int64_t steps, Interp s, float* gx) {
-  const float a = 1.0f - s.f;
-  for (int64_t i = 0; i < steps; ++i) {
-    gx[i] = a * At(g, steps, i + s.m) + s.f * At(g, steps, i + s.m + 1);
-  }
+  std::fill(gx, gx + steps, 0.0f);
+  AddShifted(1.0f - s.f, g, s.m, steps, gx);
+  AddShifted(s.f, g, s.m + 1, steps, gx);
 }
 
 // sum_t g[t] * (x[t-m] - x[t-m-1]): the slope of the interpolated signal

@@ -82,10 +82,7 @@ absl::Status ApplyTimeMask(const Tensor& x, const Tensor& mask, Tensor* y) {
   internal::ParallelFor(mask.numel(), std::max<int64_t>(1, 16384 / steps),
                         [&](int64_t begin, int64_t end) {
                           for (int64_t r = begin; r < end; ++r) {
-                            const float m = ms[r];
-                            const float* in = xs + r * steps;
-                            float* out = ys + r * steps;
-                            for (int64_t t = 0; t < steps; ++t) out[t] = in[t] * m;
+                            internal::Scale(ms[r], xs + r * steps, ys + r * steps, steps);
                           }
                         });
   return absl::OkStatus();

@@ -118,11 +118,10 @@ absl::Status PoolForward(const Tensor& x, const PoolParams& p, Tensor* y) {
           std::fill(out, out + T, 0.0f);
           for (int64_t hi = h_lo; hi < h_hi; ++hi) {
             for (int64_t wi = w_lo; wi < w_hi; ++wi) {
-              const float* in = xp + (hi * g.width + wi) * T;
-              for (int64_t t = 0; t < T; ++t) out[t] += in[t];
+              internal::AddScaled(1.0f, xp + (hi * g.width + wi) * T, out, T);
             }
           }
-          for (int64_t t = 0; t < T; ++t) out[t] *= weight;
+          internal::Scale(weight, out, out, T);
         }
       }
     }
@@ -156,8 +155,7 @@ absl::Status PoolBackward(const Shape& x_shape, const PoolParams& p, const Tenso
           const float* gout = gyp + (ho * g.out_w + wo) * T;
           for (int64_t hi = h_lo; hi < h_hi; ++hi) {
             for (int64_t wi = w_lo; wi < w_hi; ++wi) {
-              float* gin = gxp + (hi * g.width + wi) * T;
-              for (int64_t t = 0; t < T; ++t) gin[t] += weight * gout[t];
+              internal::AddScaled(weight, gout, gxp + (hi * g.width + wi) * T, T);
             }
           }
         }
