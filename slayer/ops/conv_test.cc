@@ -20,7 +20,7 @@ using testing::RandomUniform;
 
 // Direct 7-deep loops in double: the definition of the op.
 Tensor NaiveConv(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
-  const int64_t N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3), T = x.dim(4);
+  const int64_t N = x.dim(0), H = x.dim(2), W = x.dim(3), T = x.dim(4);
   const int64_t O = w.dim(0), Cg = w.dim(1), KH = w.dim(2), KW = w.dim(3);
   const int64_t Og = O / p.groups;
   const int64_t Ho = (H + 2 * p.pad_h - p.dilation_h * (KH - 1) - 1) / p.stride_h + 1;
@@ -44,7 +44,6 @@ Tensor NaiveConv(const Tensor& x, const Tensor& w, const Conv2dParams& p) {
                 }
             y.at({n, o, ho, wo, t}) = static_cast<float>(sum);
           }
-  (void)C;
   return y;
 }
 

@@ -22,7 +22,8 @@ void BM_SpikeForward(benchmark::State& state) {
   Tensor s;
   for (auto _ : state) {
     state.PauseTiming();
-    (void)u.CopyFrom(initial);  // the op updates u in place
+    absl::Status copied = u.CopyFrom(initial);  // the op updates u in place
+    if (!copied.ok()) state.SkipWithError(copied.ToString().c_str());
     state.ResumeTiming();
     absl::Status status = SpikeForward(&u, nu, p.theta, 1.0f, &s);
     if (!status.ok()) state.SkipWithError(status.ToString().c_str());

@@ -38,7 +38,7 @@ TEST(AlphaKernelTest, NeverLongerThanMaxTaps) {
 }
 
 TEST(AlphaKernelTest, MatchesTheRuleForFractionalTs) {
-  const double tau = 1.0, ts = 0.1, eps = 0.01;
+  const double tau = 1.0, eps = 0.01;
   std::vector<float> k = AlphaKernel(1.0f, 1.0f, 0.1f, 0.01f, 500);
   size_t expected = 0;
   for (int i = 0; i < 500; ++i) {
@@ -50,7 +50,6 @@ TEST(AlphaKernelTest, MatchesTheRuleForFractionalTs) {
   for (size_t i = 0; i < k.size(); ++i) {
     EXPECT_NEAR(k[i], Alpha(i * static_cast<double>(0.1f), tau, 1), 1e-6) << i;
   }
-  (void)ts;
 }
 
 TEST(SrmKernelsTest, EpsAndNuFollowTheSpec) {
