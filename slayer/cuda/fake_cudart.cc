@@ -5,6 +5,7 @@
 #include "slayer/cuda/emulation.h"  // first: it defines __shared__ before the CUDA headers
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,11 @@ std::mutex& Mutex() {
 std::unordered_map<void*, size_t>& Allocations() {
   static auto* a = new std::unordered_map<void*, size_t>;
   return *a;
+}
+
+std::unordered_map<cudaEvent_t, std::chrono::steady_clock::time_point>& EventTimes() {
+  static auto* t = new std::unordered_map<cudaEvent_t, std::chrono::steady_clock::time_point>;
+  return *t;
 }
 
 constexpr size_t kMemory = size_t{16} << 30;  // what the device claims to have
@@ -227,6 +233,31 @@ cudaError_t cudaPointerGetAttributes(cudaPointerAttributes* attr, const void* pt
   std::memset(attr, 0, sizeof(*attr));
   attr->type = IsDevicePointer(ptr) ? cudaMemoryTypeDevice : cudaMemoryTypeUnregistered;
   attr->device = 0;
+  return cudaSuccess;
+}
+
+// Events: work runs when it is issued, so an event's time is the host clock
+// when it is recorded.
+cudaError_t cudaEventCreate(cudaEvent_t* event) {
+  *event = static_cast<cudaEvent_t>(NewHandle());
+  return cudaSuccess;
+}
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  std::lock_guard<std::mutex> lock(Mutex());
+  EventTimes().erase(event);
+  return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t /*stream*/) {
+  std::lock_guard<std::mutex> lock(Mutex());
+  EventTimes()[event] = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t /*event*/) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float* ms, cudaEvent_t start, cudaEvent_t end) {
+  std::lock_guard<std::mutex> lock(Mutex());
+  auto a = EventTimes().find(start), b = EventTimes().find(end);
+  if (a == EventTimes().end() || b == EventTimes().end()) return Fail(cudaErrorInvalidValue);
+  *ms = std::chrono::duration<float, std::milli>(b->second - a->second).count();
   return cudaSuccess;
 }
 
