@@ -64,12 +64,22 @@ int Threads() { return ThreadPool::Default().num_threads(); }
 
 // ------------------------------------------------------------------------
 // Event-driven kernels. Dense-layer inputs are spike trains, mostly zeros:
-// below kSparseDensity nonzeros the work ~ nonzeros x O of these kernels
-// beats the GEMM's I x T x O. Both compute the same sums up to rounding.
+// below a share of nonzeros the work ~ nonzeros x O of these kernels beats
+// the GEMM's I x T x O. Both compute the same sums up to rounding.
 
-constexpr double kSparseDensity = 0.15;
+// Outputs handled per pass: 32 floats are four AVX registers, and a T x 32
+// accumulator stays in L1 for T up to ~350.
+constexpr int64_t kPanel = 32;
 
-bool UseSparse(const float* x, int64_t n) {
+int64_t NumPanels(int64_t outputs) { return (outputs + kPanel - 1) / kPanel; }
+
+// The largest density at which the events win: measured ~15% for full
+// panels; a partial panel costs as much as a full one.
+double SparseThreshold(int64_t outputs) {
+  return 0.15 * static_cast<double>(outputs) / static_cast<double>(kPanel * NumPanels(outputs));
+}
+
+bool UseSparse(const float* x, int64_t n, int64_t outputs) {
   // Counted in parallel chunks; the decision depends only on the data.
   const int64_t chunk = int64_t{1} << 16;
   const int64_t chunks = (n + chunk - 1) / chunk;
@@ -81,7 +91,7 @@ bool UseSparse(const float* x, int64_t n) {
   });
   int64_t nonzeros = 0;
   for (int64_t c : counts) nonzeros += c;
-  return static_cast<double>(nonzeros) < kSparseDensity * static_cast<double>(n);
+  return static_cast<double>(nonzeros) < SparseThreshold(outputs) * static_cast<double>(n);
 }
 
 // The nonzeros of a spike tensor's rows, grouped by row (CSR).
@@ -108,12 +118,6 @@ const Events& CollectEvents(const float* x, int64_t rows, int64_t steps) {
   e.start[rows] = static_cast<int64_t>(e.events.size());
   return e;
 }
-
-// Outputs handled per pass: 32 floats are four AVX registers, and a T x 32
-// accumulator stays in L1 for T up to ~350.
-constexpr int64_t kPanel = 32;
-
-int64_t NumPanels(int64_t outputs) { return (outputs + kPanel - 1) / kPanel; }
 
 // Packs src (rows x cols, row-major) into panels: panel p holds
 // src[p*32 + k][c] at dst[(p * cols + c) * 32 + k], zero past the last row.
@@ -307,7 +311,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y) {
     y->SetZero();
     return absl::OkStatus();
   }
-  if (UseSparse(x.data(), x.numel())) {
+  if (UseSparse(x.data(), x.numel(), g.outputs)) {
     SparseForward(g, x.data(), w.data(), y->data());
     return absl::OkStatus();
   }
@@ -365,7 +369,7 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
     SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
     if (g.batch == 0 || g.steps == 0) {
       grad_w->SetZero();
-    } else if (grad_w->numel() > 0 && UseSparse(xs, x.numel())) {
+    } else if (grad_w->numel() > 0 && UseSparse(xs, x.numel(), g.outputs)) {
       SparseWeightGradient(g, xs, gys, grad_w->data());
     } else if (grad_w->numel() > 0) {
       // grad_W = sum_n grad_Y[n] (O x T) * X[n]^T (T x I); threads own
