@@ -15,6 +15,7 @@ PACKAGES=(
   libbenchmark-dev         # Google Benchmark
   protobuf-compiler libprotobuf-dev
   zlib1g-dev               # .npz (deflate) and gzipped IDX
+  libopenmpi-dev openmpi-bin  # MPI: `mpirun ... slayer train --distributed`
   dataset-fashion-mnist    # the main job's default data set
 )
 
