@@ -74,6 +74,13 @@ struct TrainResult {
   int converged_epoch = 0;
   double best_test_accuracy = -1;
   double wall_s = 0;
+  // Seconds in training batches (load, forward, backward, sums, update) and,
+  // of those, in the gradient all-reduce (with its copies) and in the
+  // per-batch metrics sum, which also absorbs waiting for the slowest rank.
+  // The sums are 0 for one process.
+  double step_s = 0;
+  double allreduce_s = 0;
+  double sync_s = 0;
 };
 
 class Trainer {
@@ -129,6 +136,8 @@ class Trainer {
   SingleProcessCommunicator single_;
   Communicator* comm_ = &single_;
   std::vector<float> grad_bucket_;  // all gradients, for one all-reduce
+  Tensor device_bucket_;  // the same on the device, when comm_ reduces there
+  double allreduce_s_ = 0;  // time in ApplyUpdate's all-reduce, this Train()
   NpzMap best_params_;  // parameters of the best epoch so far
   bool best_dirty_ = false;  // best_params_ not yet written
 };
