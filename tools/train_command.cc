@@ -1,9 +1,12 @@
 // `slayer train` and `slayer eval`.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,6 +14,8 @@
 #include "slayer/core/npy.h"
 #include "slayer/core/status.h"
 #include "slayer/proto/config.h"
+#include "slayer/train/mpi_communicator.h"
+#include "slayer/train/nccl_communicator.h"
 #include "slayer/train/trainer.h"
 #include "tools/command_flags.h"
 #include "tools/commands.h"
@@ -55,14 +60,16 @@ int Report(const char* command, const absl::Status& s) {
 
 int RunTrainCommand(const std::vector<std::string>& args) {
   CommandFlags flags(
-      "train", "[--config C.pbtxt] [--out RUN] [--resume] [--device cpu|cuda]",
+      "train", "[--config C.pbtxt] [--out RUN] [--resume] [--device cpu|cuda] [--distributed]",
       absl::StrCat("Trains a network. Without --config, trains the built-in default:\n",
                    kDefaultTrainingConfigName,
                    " (a spiking MLP on Fashion-MNIST from /usr/share/datasets/fashion-mnist).\n"
                    "The run folder gets metrics.csv, params.npz, best.npz, checkpoint.npz,\n"
-                   "config.pbtxt, learning_curve.png and raster.png."));
+                   "config.pbtxt, learning_curve.png and raster.png.\n"
+                   "Data-parallel on N processes or machines (MPI; NCCL with --device cuda):\n"
+                   "  mpirun -np N [--hostfile hosts] slayer train --config C --distributed"));
   std::string config_path, out, device_name = "cpu";
-  bool resume = false, pictures = true;
+  bool resume = false, pictures = true, distributed = false;
   int64_t epochs = 0, threads = 0, max_batches = 0;
   double progress_s = 10, checkpoint_s = 10;
   flags.String("config", &config_path, "training config (protobuf text)");
@@ -76,6 +83,9 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   flags.Double("checkpoint_s", &checkpoint_s,
                "seconds between checkpoint/metrics writes (0: every epoch)");
   flags.Bool("pictures", &pictures, "write learning_curve.png and raster.png");
+  flags.Bool("distributed", &distributed,
+             "one rank of an MPI job (start with mpirun); the config's batch_size is per rank; "
+             "collectives time out after SLAYER_MPI_TIMEOUT_S (120) seconds");
   int exit_code;
   if (!flags.Parse(args, &exit_code)) return exit_code;
   if (!flags.positional().empty()) {
@@ -83,10 +93,50 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Device> device = ParseDevice(device_name);
   if (!device.ok()) return flags.Fail(std::string(device.status().message()));
-  absl::StatusOr<proto::Training> config = LoadConfig(config_path);
-  if (!config.ok()) return Report("train", config.status());
-  if (threads > 0) config->set_threads(static_cast<int32_t>(threads));
+
+  // MPI starts before anything that can fail on one rank alone, so that such
+  // a failure ends the whole job instead of leaving the others waiting in a
+  // collective. Declared in this order so that they end in reverse.
+  std::unique_ptr<train::MpiSession> mpi;
+  std::unique_ptr<train::MpiCommunicator> mpi_comm;
+  std::unique_ptr<train::NcclCommunicator> nccl;
+  auto fail = [&](const absl::Status& s) {
+    if (mpi != nullptr && mpi->world_size() > 1) {
+      std::fprintf(stderr, "slayer train: rank %d of %d (host %s): %s\n", mpi->world_rank(),
+                   mpi->world_size(), mpi->host().c_str(), std::string(s.message()).c_str());
+      mpi->Abort(1);
+    }
+    return Report("train", s);
+  };
   train::TrainerOptions options;
+  if (distributed) {
+    absl::StatusOr<std::unique_ptr<train::MpiSession>> session = train::MpiSession::Start();
+    if (!session.ok()) return Report("train", session.status());
+    mpi = *std::move(session);
+    absl::StatusOr<train::MpiOptions> mpi_options = train::MpiOptions::FromEnvironment();
+    if (!mpi_options.ok()) return fail(mpi_options.status());
+    absl::StatusOr<std::unique_ptr<train::MpiCommunicator>> comm =
+        train::MpiCommunicator::Create(*mpi, *mpi_options);
+    if (!comm.ok()) return fail(comm.status());
+    mpi_comm = *std::move(comm);
+    options.comm = mpi_comm.get();
+    if (*device == Device::kCuda) {
+      absl::StatusOr<std::unique_ptr<train::NcclCommunicator>> n =
+          train::NcclCommunicator::Create(mpi_comm.get());
+      if (!n.ok()) return fail(n.status());
+      nccl = *std::move(n);
+      options.comm = nccl.get();
+    }
+  }
+  const bool root = mpi == nullptr || mpi->world_rank() == 0;
+  absl::StatusOr<proto::Training> config = LoadConfig(config_path);
+  if (!config.ok()) return fail(config.status());
+  if (threads > 0) config->set_threads(static_cast<int32_t>(threads));
+  if (mpi_comm != nullptr && mpi_comm->local_size() > 1 && config->threads() <= 0) {
+    // Ranks on one host share its cores.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    config->set_threads(std::max(1, cores / mpi_comm->local_size()));
+  }
   options.run_dir = UserPath(
       out.empty() ? "runs/" + BaseName(config_path.empty() ? kDefaultTrainingConfigName : config_path)
                   : out);
@@ -98,15 +148,27 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   options.pictures = pictures;
   options.checkpoint_interval_s = checkpoint_s;
   absl::StatusOr<std::unique_ptr<train::Trainer>> trainer = train::Trainer::Create(*config, options);
-  if (!trainer.ok()) return Report("train", trainer.status());
+  if (!trainer.ok()) return fail(trainer.status());
   const data::Dataset& ds = (*trainer)->train_dataset();
-  std::printf("training %s: %lld train samples, batch %d, %d epochs, device %s -> %s\n",
-              config_path.empty() ? kDefaultTrainingConfigName : config_path.c_str(),
-              static_cast<long long>(ds.size()), config->batch_size(),
-              epochs > 0 ? static_cast<int>(epochs) : config->epochs(), device_name.c_str(),
-              options.run_dir.c_str());
+  if (root) {
+    std::printf("training %s: %lld train samples, batch %d, %d epochs, device %s -> %s\n",
+                config_path.empty() ? kDefaultTrainingConfigName : config_path.c_str(),
+                static_cast<long long>(ds.size()), config->batch_size(),
+                epochs > 0 ? static_cast<int>(epochs) : config->epochs(), device_name.c_str(),
+                options.run_dir.c_str());
+    if (mpi_comm != nullptr) {
+      std::printf("distributed: %d rank(s), global batch %lld, %d thread(s) per rank, %s\n",
+                  mpi_comm->size(),
+                  static_cast<long long>(config->batch_size()) * mpi_comm->size(),
+                  config->threads() > 0 ? config->threads()
+                                        : static_cast<int>(std::thread::hardware_concurrency()),
+                  nccl != nullptr ? "gradients summed by NCCL" : "gradients summed by MPI");
+    }
+    std::fflush(stdout);
+  }
   absl::StatusOr<train::TrainResult> result = (*trainer)->Train();
-  if (!result.ok()) return Report("train", result.status());
+  if (!result.ok()) return fail(result.status());
+  if (!root) return 0;
   int64_t last_epoch = 0;
   double last_loss = 0, last_accuracy = -1;
   if (!result->history.empty()) {
@@ -122,6 +184,15 @@ int RunTrainCommand(const std::vector<std::string>& args) {
                           100 * result->best_test_accuracy);
   }
   std::printf("%s\nrun folder: %s\n", line.c_str(), options.run_dir.c_str());
+  if (mpi_comm != nullptr) {
+    // Parseable: samples_per_s of the last epoch; the share of training-step
+    // time spent in the gradient all-reduce, and in the metrics sum (which
+    // also waits for the slowest rank).
+    const double step_s = std::max(1e-9, result->step_s);
+    std::printf("samples_per_s=%.1f allreduce_share=%.4f sync_share=%.4f step_s=%.3f\n",
+                result->history.empty() ? 0.0 : result->history.back().samples_per_s.value_or(0),
+                result->allreduce_s / step_s, result->sync_s / step_s, result->step_s);
+  }
   return 0;
 }
 
