@@ -1,0 +1,126 @@
+#include "slayer/ops/events.h"
+
+#include <algorithm>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
+#include "slayer/ops/cpu_util.h"
+
+namespace slayer {
+namespace ops {
+namespace internal {
+
+void EventRows::Clear() {
+  events_.clear();
+  start_.assign(1, 0);
+}
+
+void EventRows::AddRow(const float* row, int64_t length) {
+  ForEachNonzero(row, length, [&](int64_t i, float v) {
+    events_.push_back({static_cast<int32_t>(i), v});
+  });
+  start_.push_back(static_cast<int64_t>(events_.size()));
+}
+
+EventRows& ThreadEventRows() {
+  thread_local EventRows rows;
+  return rows;
+}
+
+const Event* LowerBound(const Event* first, const Event* last, int64_t index) {
+  return std::lower_bound(first, last, index,
+                          [](const Event& e, int64_t i) { return e.index < i; });
+}
+
+bool MostlyZeros(const float* x, int64_t n, double threshold) {
+  const int64_t chunk = int64_t{1} << 16;
+  const int64_t chunks = (n + chunk - 1) / chunk;
+  std::vector<int64_t> counts(chunks, 0);
+  ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c) {
+      counts[c] = CountNonzeros(x + c * chunk, std::min(chunk, n - c * chunk));
+    }
+  });
+  int64_t nonzeros = 0;
+  for (int64_t c : counts) nonzeros += c;
+  return static_cast<double>(nonzeros) < threshold * static_cast<double>(n);
+}
+
+double EventThreshold(int64_t outputs) {
+  return 0.15 * static_cast<double>(outputs) / static_cast<double>(kPanel * NumPanels(outputs));
+}
+
+void PackPanels(const float* src, int64_t rows, int64_t cols, int64_t row_stride, float* dst) {
+  const int64_t panels = NumPanels(rows);
+  const int64_t tiles = (cols + kPanel - 1) / kPanel;
+  // 32 x 32 tiles: both the rows read and the panel written stay in cache.
+  ParallelFor(panels * tiles, 8, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t p = task / tiles;
+      const int64_t c0 = (task % tiles) * kPanel;
+      const int64_t c1 = std::min(cols, c0 + kPanel);
+      float* panel = dst + p * cols * kPanel;
+      for (int64_t k = 0; k < kPanel; ++k) {
+        const int64_t r = p * kPanel + k;
+        if (r < rows) {
+          const float* row = src + r * row_stride;
+          for (int64_t c = c0; c < c1; ++c) panel[c * kPanel + k] = row[c];
+        } else {
+          for (int64_t c = c0; c < c1; ++c) panel[c * kPanel + k] = 0.0f;
+        }
+      }
+    }
+  });
+}
+
+void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
+                  int64_t offset) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // The panel stays in registers across the events.
+  const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8),
+               w2 = _mm256_loadu_ps(w + 16), w3 = _mm256_loadu_ps(w + 24);
+  for (const Event* e = first; e != last; ++e) {
+    const __m256 v = _mm256_set1_ps(e->value);
+    float* a = acc + (e->index + offset) * kPanel;
+    _mm256_storeu_ps(a, _mm256_fmadd_ps(v, w0, _mm256_loadu_ps(a)));
+    _mm256_storeu_ps(a + 8, _mm256_fmadd_ps(v, w1, _mm256_loadu_ps(a + 8)));
+    _mm256_storeu_ps(a + 16, _mm256_fmadd_ps(v, w2, _mm256_loadu_ps(a + 16)));
+    _mm256_storeu_ps(a + 24, _mm256_fmadd_ps(v, w3, _mm256_loadu_ps(a + 24)));
+  }
+#else
+  for (const Event* e = first; e != last; ++e) {
+    AddScaled(e->value, w, acc + (e->index + offset) * kPanel, kPanel);
+  }
+#endif
+}
+
+void GatherPanel(const Event* first, const Event* last, const float* g, int64_t offset,
+                 float* acc) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // The accumulator stays in registers across the events.
+  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8),
+         a2 = _mm256_loadu_ps(acc + 16), a3 = _mm256_loadu_ps(acc + 24);
+  for (const Event* e = first; e != last; ++e) {
+    const __m256 v = _mm256_set1_ps(e->value);
+    const float* row = g + (e->index + offset) * kPanel;
+    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row), a0);
+    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 8), a1);
+    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 16), a2);
+    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 24), a3);
+  }
+  _mm256_storeu_ps(acc, a0);
+  _mm256_storeu_ps(acc + 8, a1);
+  _mm256_storeu_ps(acc + 16, a2);
+  _mm256_storeu_ps(acc + 24, a3);
+#else
+  for (const Event* e = first; e != last; ++e) {
+    AddScaled(e->value, g + (e->index + offset) * kPanel, acc, kPanel);
+  }
+#endif
+}
+
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer
