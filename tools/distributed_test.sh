@@ -40,62 +40,68 @@ PB
 }
 config 16; config 32; config 48
 train() { "$SLAYER" train --progress_s 1000 --pictures=false "$@"; }
+ranks() { local np=$1; shift; mpi "$np" "$SLAYER" train --progress_s 1000 --pictures=false \
+  --distributed "$@"; }
+log() { cat "$tmp/$1.log"; }
 
 # 1 process x batch 32 and x 48: the references.
 train --config "$tmp/syn32.pbtxt" --out "$tmp/one32" > "$tmp/one32.log" 2>&1 ||
-  fail "single run: $(cat "$tmp/one32.log")"
+  fail "single run: $(log one32)"
 train --config "$tmp/syn48.pbtxt" --out "$tmp/one48" > "$tmp/one48.log" 2>&1 ||
-  fail "single run: $(cat "$tmp/one48.log")"
+  fail "single run: $(log one48)"
 
 # --distributed without mpirun: a singleton job, bit for bit the plain run.
-train --config "$tmp/syn32.pbtxt" --out "$tmp/singleton" --distributed > "$tmp/singleton.log" 2>&1 ||
-  fail "--distributed without mpirun: $(cat "$tmp/singleton.log")"
+train --config "$tmp/syn32.pbtxt" --out "$tmp/singleton" --distributed \
+  > "$tmp/singleton.log" 2>&1 || fail "--distributed without mpirun: $(log singleton)"
 grep -q "distributed: 1 rank(s), global batch 32" "$tmp/singleton.log" ||
-  fail "singleton summary: $(cat "$tmp/singleton.log")"
+  fail "singleton summary: $(log singleton)"
 "$ALLCLOSE" "$tmp/singleton/params.npz" "$tmp/one32/params.npz" --atol 0 --rtol 0 ||
   fail "a singleton job differs from a plain run"
 
-# 2 ranks x 16 == 1 x 32.
-mpi 2 "$SLAYER" train --progress_s 1000 --pictures=false --config "$tmp/syn16.pbtxt" \
-  --out "$tmp/two" --distributed > "$tmp/two.log" 2>&1 || fail "2 ranks: $(cat "$tmp/two.log")"
-grep -q "distributed: 2 rank(s), global batch 32" "$tmp/two.log" || fail "2-rank summary: $(cat "$tmp/two.log")"
-[ "$(grep -c '^result:' "$tmp/two.log")" = 1 ] || fail "only rank 0 should print the result: $(cat "$tmp/two.log")"
-grep -q "allreduce_share=0\.[0-9]*" "$tmp/two.log" || fail "no allreduce_share: $(cat "$tmp/two.log")"
+# 2 ranks x 16 == 1 x 32; only rank 0 reports.
+ranks 2 --config "$tmp/syn16.pbtxt" --out "$tmp/two" > "$tmp/two.log" 2>&1 ||
+  fail "2 ranks: $(log two)"
+grep -q "distributed: 2 rank(s), global batch 32" "$tmp/two.log" || fail "summary: $(log two)"
+[ "$(grep -c '^result:' "$tmp/two.log")" = 1 ] || fail "one result line expected: $(log two)"
+grep -q "allreduce_share=0\.[0-9]*" "$tmp/two.log" || fail "no allreduce_share: $(log two)"
 "$ALLCLOSE" "$tmp/two/params.npz" "$tmp/one32/params.npz" --atol 1e-4 --rtol 1e-3 ||
   fail "2 ranks x batch 16 differ from 1 process x batch 32"
 
 # 3 ranks x 16 == 1 x 48 (the last global batch has 32 rows: rank 2 has none).
-mpi 3 "$SLAYER" train --progress_s 1000 --pictures=false --config "$tmp/syn16.pbtxt" \
-  --out "$tmp/three" --distributed > "$tmp/three.log" 2>&1 || fail "3 ranks: $(cat "$tmp/three.log")"
+ranks 3 --config "$tmp/syn16.pbtxt" --out "$tmp/three" > "$tmp/three.log" 2>&1 ||
+  fail "3 ranks: $(log three)"
 "$ALLCLOSE" "$tmp/three/params.npz" "$tmp/one48/params.npz" --atol 1e-4 --rtol 1e-3 ||
   fail "3 ranks x batch 16 differ from 1 process x batch 48"
 
 # Rank 1 hangs before its 8th collective: rank 0 gives up after 10 s.
 start=$(date +%s)
-SLAYER_MPI_TIMEOUT_S=10 SLAYER_MPI_TEST_FAULT=hang:1:8 mpi 2 "$SLAYER" train --progress_s 1000 \
-  --pictures=false --config "$tmp/syn16.pbtxt" --out "$tmp/hang" --distributed > "$tmp/hang.log" 2>&1
+SLAYER_MPI_TIMEOUT_S=10 SLAYER_MPI_TEST_FAULT=hang:1:8 \
+  ranks 2 --config "$tmp/syn16.pbtxt" --out "$tmp/hang" > "$tmp/hang.log" 2>&1
 rc=$?; took=$(( $(date +%s) - start ))
-[ $rc -ne 124 ] || fail "a hanging rank hung the job (killed by timeout): $(cat "$tmp/hang.log")"
-[ $rc -ne 0 ] || fail "a hanging rank should fail the job: $(cat "$tmp/hang.log")"
-grep -q "rank 1: SLAYER_MPI_TEST_FAULT: hanging" "$tmp/hang.log" || fail "fault not injected: $(cat "$tmp/hang.log")"
-grep -qE "slayer train: rank 0 of 2 .*did not complete within 10 s \(rank 0 of 2 on host .*collective #8\)" \
-  "$tmp/hang.log" || fail "no clear timeout error from rank 0: $(cat "$tmp/hang.log")"
+[ $rc -ne 124 ] || fail "a hanging rank hung the job (killed by timeout): $(log hang)"
+[ $rc -ne 0 ] || fail "a hanging rank should fail the job: $(log hang)"
+grep -q "rank 1: SLAYER_MPI_TEST_FAULT: hanging" "$tmp/hang.log" ||
+  fail "fault not injected: $(log hang)"
+grep -qE "rank 0 of 2 .*did not complete within 10 s \(rank 0 of 2 on host .*collective #8\)" \
+  "$tmp/hang.log" || fail "no clear timeout error from rank 0: $(log hang)"
 [ $took -lt 60 ] || fail "stopping took ${took} s"
 echo "hang: job ended with status $rc after ${took} s"
 
 # Rank 1 exits before its 8th collective: the job ends, non-zero.
 start=$(date +%s)
-SLAYER_MPI_TIMEOUT_S=10 SLAYER_MPI_TEST_FAULT=exit:1:8 mpi 2 "$SLAYER" train --progress_s 1000 \
-  --pictures=false --config "$tmp/syn16.pbtxt" --out "$tmp/exit" --distributed > "$tmp/exit.log" 2>&1
+SLAYER_MPI_TIMEOUT_S=10 SLAYER_MPI_TEST_FAULT=exit:1:8 \
+  ranks 2 --config "$tmp/syn16.pbtxt" --out "$tmp/exit" > "$tmp/exit.log" 2>&1
 rc=$?; took=$(( $(date +%s) - start ))
-[ $rc -ne 124 ] || fail "an exited rank hung the job (killed by timeout): $(cat "$tmp/exit.log")"
-[ $rc -ne 0 ] || fail "an exited rank should fail the job: $(cat "$tmp/exit.log")"
-grep -q "rank 1: SLAYER_MPI_TEST_FAULT: exiting" "$tmp/exit.log" || fail "fault not injected: $(cat "$tmp/exit.log")"
+[ $rc -ne 124 ] || fail "an exited rank hung the job (killed by timeout): $(log exit)"
+[ $rc -ne 0 ] || fail "an exited rank should fail the job: $(log exit)"
+grep -q "rank 1: SLAYER_MPI_TEST_FAULT: exiting" "$tmp/exit.log" ||
+  fail "fault not injected: $(log exit)"
 [ $took -lt 60 ] || fail "stopping took ${took} s"
 echo "exit: job ended with status $rc after ${took} s"
 
 # Bad settings are reported, not ignored.
-err=$(SLAYER_MPI_TIMEOUT_S=soon "$SLAYER" train --config "$tmp/syn32.pbtxt" --out "$tmp/bad" --distributed 2>&1)
+err=$(SLAYER_MPI_TIMEOUT_S=soon train --config "$tmp/syn32.pbtxt" --out "$tmp/bad" \
+  --distributed 2>&1)
 [ $? -eq 1 ] || fail "a bad SLAYER_MPI_TIMEOUT_S should exit 1"
 echo "$err" | grep -q "SLAYER_MPI_TIMEOUT_S='soon'" || fail "bad timeout message: $err"
 echo PASS

@@ -251,7 +251,8 @@ absl::Status MpiCommunicator::BeginCollective(const char* what) {
   if (options_.fault != MpiOptions::Fault::kNone && rank_ == options_.fault_rank &&
       collectives_ == options_.fault_after) {
     const bool exit = options_.fault == MpiOptions::Fault::kExit;
-    std::fprintf(stderr, "slayer: rank %d: SLAYER_MPI_TEST_FAULT: %s instead of collective #%lld (%s)\n",
+    std::fprintf(stderr,
+                 "slayer: rank %d: SLAYER_MPI_TEST_FAULT: %s instead of collective #%lld (%s)\n",
                  rank_, exit ? "exiting with status 3" : "hanging",
                  static_cast<long long>(collectives_), what);
     std::fflush(stderr);
