@@ -481,6 +481,10 @@ absl::Status Trainer::WriteRaster() {
     SLAYER_ASSIGN_OR_RETURN(Tensor host, layer->output().To(Device::kCpu));
     layers.push_back({layer->name(), host.Clone()});
   }
+  if (config_.loss().has_spike_time()) {
+    Tensor target = targets_.Clone();  // amplitude 1/Ts; any nonzero is a spike
+    layers.push_back({"target", target});
+  }
   RasterOptions options;
   options.ts_ms = spec_.ts_ms;
   return WriteSpikeRasterPng(RunPath("raster.png"), layers, options);

@@ -142,7 +142,6 @@ TEST(TrainerTest, PoissonExampleConvergesExactly) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_TRUE(r->converged) << "final loss " << *r->history.back().train_loss;
   EXPECT_GT(r->converged_epoch, 1);  // the target is not trivially met
-  EXPECT_LT(r->converged_epoch, 2000);
 }
 
 TEST(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheCheckpoint) {
