@@ -56,12 +56,13 @@ struct Where {
 };
 
 // Polls `request` until it completes, fails, or `timeout_s` passes. A
-// collective progresses only inside MPI calls, so it spins at first; a long
-// wait (a slower rank) then sleeps between polls so that it does not take a
-// core from ranks on the same host.
+// collective progresses only inside MPI calls, so it spins for a moment; a
+// longer wait (a slower rank) then sleeps between polls, backing off to 1 ms,
+// so that it does not take a core from ranks on the same host.
 absl::Status Wait(MPI_Request* request, const std::string& what, const Where& where,
                   double timeout_s) {
   const double start = Now();
+  useconds_t pause_us = 20;
   for (;;) {
     int done = 0;
     const int rc = MPI_Test(request, &done, MPI_STATUS_IGNORE);
@@ -79,10 +80,11 @@ absl::Status Wait(MPI_Request* request, const std::string& what, const Where& wh
           "(the limit is SLAYER_MPI_TIMEOUT_S)",
           what, timeout_s, where.Describe()));
     }
-    if (waited < 0.05) {
+    if (waited < 0.001) {
       sched_yield();
     } else {
-      usleep(500);
+      usleep(pause_us);
+      pause_us = std::min<useconds_t>(1000, 2 * pause_us);
     }
   }
 }
