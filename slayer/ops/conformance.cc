@@ -216,8 +216,10 @@ ConformanceCase DenseCase(const std::string& variant, Shape x_shape, int64_t out
 }
 
 // ---------------------------------------------------------------- conv2d
+// `rate`: the input spike probability (the CPU takes its event-driven path
+// below 0.15 * O_g / (32 * panels of O_g), else the im2col GEMM).
 ConformanceCase ConvCase(const std::string& variant, Shape x_shape, Shape w_shape,
-                         Conv2dParams p, uint64_t seed) {
+                         Conv2dParams p, float rate, uint64_t seed) {
   ConformanceCase c;
   c.name = "conv2d/" + variant;
   c.ops = {"conv2d_forward", "conv2d_backward"};
@@ -226,7 +228,7 @@ ConformanceCase ConvCase(const std::string& variant, Shape x_shape, Shape w_shap
   c.tolerance = {1e-4, 1e-4};
   auto make = [=]() -> absl::StatusOr<std::tuple<Tensor, Tensor, Tensor>> {
     SLAYER_ASSIGN_OR_RETURN(Shape y_shape, Conv2dOutputShape(x_shape, w_shape, p));
-    return std::make_tuple(RandomSpikes(x_shape, 0.2f, 1.0f, seed),
+    return std::make_tuple(RandomSpikes(x_shape, rate, 1.0f, seed),
                            RandomUniform(w_shape, seed + 1), RandomUniform(y_shape, seed + 2));
   };
   c.run = [=](Device device) -> absl::StatusOr<Outputs> {
@@ -642,11 +644,15 @@ std::vector<ConformanceCase> BuildCases() {
   cases.push_back(DenseCase("batch1_wide", {1, 12, 1, 1, 9}, 70, 0.5f, 303));
 
   cases.push_back(ConvCase("5x5_pad2", {2, 2, 10, 9, 6}, {4, 2, 5, 5},
-                           ConvParams(1, 1, 2, 2, 1, 1, 1), 401));
+                           ConvParams(1, 1, 2, 2, 1, 1, 1), 0.2f, 401));
   cases.push_back(ConvCase("stride2_dilation2_groups2", {2, 4, 11, 10, 5}, {6, 2, 3, 3},
-                           ConvParams(2, 2, 1, 1, 2, 2, 2), 402));
+                           ConvParams(2, 2, 1, 1, 2, 2, 2), 0.2f, 402));
   cases.push_back(ConvCase("stride1x3_pad0x1", {1, 3, 7, 12, 4}, {2, 3, 2, 3},
-                           ConvParams(1, 3, 0, 1, 1, 1, 1), 403));
+                           ConvParams(1, 3, 0, 1, 1, 1, 1), 0.2f, 403));
+  cases.push_back(ConvCase("events_12c5", {2, 2, 12, 12, 30}, {12, 2, 5, 5},
+                           ConvParams(1, 1, 2, 2, 1, 1, 1), 0.02f, 404));
+  cases.push_back(ConvCase("events_strided_groups", {2, 4, 9, 8, 10}, {64, 2, 3, 3},
+                           ConvParams(2, 2, 1, 1, 2, 2, 2), 0.05f, 405));
 
   cases.push_back(PoolCase("k2", {2, 3, 8, 7, 10}, 2, 0, 0, 501));
   cases.push_back(PoolCase("k3_stride2_pad1", {2, 2, 9, 9, 6}, 3, 2, 1, 502));

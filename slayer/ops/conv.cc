@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "slayer/core/status.h"
 #include "slayer/ops/cpu_util.h"
+#include "slayer/ops/events.h"
 
 namespace slayer {
 namespace ops {
@@ -240,6 +241,175 @@ int64_t PlaneOffset(const ConvGeometry& g, const Block& b) {
   return (b.h0 * g.out_w + b.w0) * g.steps;
 }
 
+// ------------------------------------------------------------------------
+// Event-driven paths. Conv inputs are spike trains, mostly zeros: below
+// EventThreshold every nonzero x[c, hi, wi, t] is visited once per kernel tap
+// (kh, kw) that maps it onto an output position, updating 32 output channels
+// at a time from a panel of weights (forward) or of gradients (grad_w).
+// Work ~ nonzeros x KH x KW x O instead of the GEMM's Ho x Wo x T x patch x O.
+
+bool UseEvents(const ConvGeometry& g, const float* x, int64_t n) {
+  if (g.width * g.steps >= (int64_t{1} << 31)) return false;  // event index is int32
+  return internal::MostlyZeros(x, n, internal::EventThreshold(g.group_out));
+}
+
+int64_t PanelsPerGroup(const ConvGeometry& g) { return internal::NumPanels(g.group_out); }
+
+// The events of every input row that output row `ho` reads, as row
+// c * KH + kh (empty when the row falls in the padding). Event index =
+// wi * T + t within the row.
+void CollectRowEvents(const ConvGeometry& g, const float* x_sample, int64_t ho,
+                      internal::EventRows* events) {
+  events->Clear();
+  const int64_t row_len = g.width * g.steps;
+  for (int64_t c = 0; c < g.channels; ++c) {
+    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+      const int64_t in_h = ho * g.stride_h + kh * g.dilation_h - g.pad_h;
+      if (in_h < 0 || in_h >= g.height) {
+        events->AddRow(nullptr, 0);
+      } else {
+        events->AddRow(x_sample + (c * g.height + in_h) * row_len, row_len);
+      }
+    }
+  }
+}
+
+// Calls fn(first, last, offset) for the events of one input row that kernel
+// column kw maps onto output columns: each event's output position
+// wo * T + t is its index + offset.
+template <typename Fn>
+void ForEachColumnRun(const ConvGeometry& g, const internal::Event* first,
+                      const internal::Event* last, int64_t kw, Fn&& fn) {
+  if (first == last) return;
+  const int64_t T = g.steps;
+  const int64_t shift = kw * g.dilation_w - g.pad_w;  // wi = wo * stride + shift
+  int64_t lo, hi;
+  ValidColumns(g, kw, 0, g.out_w, &lo, &hi);
+  if (g.stride_w == 1) {
+    // Input columns [lo + shift, hi + shift) map one-to-one: a single run.
+    const internal::Event* a = internal::LowerBound(first, last, (lo + shift) * T);
+    const internal::Event* b = internal::LowerBound(a, last, (hi + shift) * T);
+    fn(a, b, -shift * T);
+    return;
+  }
+  for (int64_t wo = lo; wo < hi; ++wo) {
+    const int64_t wi = wo * g.stride_w + shift;
+    const internal::Event* a = internal::LowerBound(first, last, wi * T);
+    const internal::Event* b = internal::LowerBound(a, last, (wi + 1) * T);
+    fn(a, b, (wo - wi) * T);
+    first = b;
+  }
+}
+
+// Packs W into panels per group: for group gr and panel p, kernel index j,
+// packed[((gr * panels + p) * patch + j) * 32 + k] = w[gr*Og + p*32 + k][j].
+void PackWeights(const ConvGeometry& g, const float* ws, float* packed) {
+  const int64_t panels = PanelsPerGroup(g);
+  for (int64_t group = 0; group < g.groups; ++group) {
+    internal::PackPanels(ws + group * g.group_out * g.patch, g.group_out, g.patch, g.patch,
+                         packed + group * panels * g.patch * internal::kPanel);
+  }
+}
+
+void EventForward(const ConvGeometry& g, const float* xs, const float* ws, float* ys) {
+  using internal::kPanel;
+  const int64_t panels = PanelsPerGroup(g);
+  float* packed =
+      internal::Scratch(internal::kScratchCaller, g.groups * panels * g.patch * kPanel);
+  PackWeights(g, ws, packed);
+  const int64_t row_len = g.out_w * g.steps;  // one output row of one channel
+  internal::ParallelFor(g.batch * g.out_h, 1, [&](int64_t begin, int64_t end) {
+    internal::EventRows& events = internal::ThreadEventRows();
+    float* acc = internal::Scratch(internal::kScratchA, row_len * kPanel);
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / g.out_h;
+      const int64_t ho = task % g.out_h;
+      CollectRowEvents(g, xs + n * g.x_sample(), ho, &events);
+      for (int64_t group = 0; group < g.groups; ++group) {
+        for (int64_t p = 0; p < panels; ++p) {
+          std::fill(acc, acc + row_len * kPanel, 0.0f);
+          const float* panel = packed + (group * panels + p) * g.patch * kPanel;
+          for (int64_t c = 0; c < g.group_in; ++c) {
+            for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+              const int64_t r = (group * g.group_in + c) * g.kernel_h + kh;
+              for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+                const float* w = panel + ((c * g.kernel_h + kh) * g.kernel_w + kw) * kPanel;
+                ForEachColumnRun(g, events.begin(r), events.end(r), kw,
+                                 [&](const internal::Event* a, const internal::Event* b,
+                                     int64_t offset) {
+                                   internal::ScatterPanel(a, b, w, acc, offset);
+                                 });
+              }
+            }
+          }
+          const int64_t o0 = group * g.group_out + p * kPanel;
+          const int64_t width = std::min(kPanel, g.group_out - p * kPanel);
+          internal::StorePanelTransposed(
+              acc, row_len, width, ys + (n * g.out_channels + o0) * g.y_plane() + ho * row_len,
+              g.y_plane());
+        }
+      }
+    }
+  });
+}
+
+// grad_W for sparse x: per sample (partials summed in sample order), per
+// output row, the gradient rows of a panel are packed (Wo*T x 32) and every
+// event gathers the gradient at the output position it feeds.
+void EventWeightGradient(const ConvGeometry& g, const float* xs, const float* gys, float* gws) {
+  using internal::kPanel;
+  const int64_t panels = PanelsPerGroup(g);
+  const int64_t packed_size = g.groups * panels * g.patch * kPanel;  // per sample
+  float* partial = internal::Scratch(internal::kScratchCaller2, g.batch * packed_size);
+  const int64_t row_len = g.out_w * g.steps;
+  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+    internal::EventRows& events = internal::ThreadEventRows();
+    float* gp = internal::Scratch(internal::kScratchB, row_len * kPanel);
+    for (int64_t n = begin; n < end; ++n) {
+      float* dw = partial + n * packed_size;
+      std::fill(dw, dw + packed_size, 0.0f);
+      for (int64_t ho = 0; ho < g.out_h; ++ho) {
+        CollectRowEvents(g, xs + n * g.x_sample(), ho, &events);
+        for (int64_t group = 0; group < g.groups; ++group) {
+          for (int64_t p = 0; p < panels; ++p) {
+            const int64_t o0 = group * g.group_out + p * kPanel;
+            const int64_t width = std::min(kPanel, g.group_out - p * kPanel);
+            internal::PackPanels(gys + (n * g.out_channels + o0) * g.y_plane() + ho * row_len,
+                                 width, row_len, g.y_plane(), gp);
+            float* panel = dw + (group * panels + p) * g.patch * kPanel;
+            for (int64_t c = 0; c < g.group_in; ++c) {
+              for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
+                const int64_t r = (group * g.group_in + c) * g.kernel_h + kh;
+                for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
+                  float* acc = panel + ((c * g.kernel_h + kh) * g.kernel_w + kw) * kPanel;
+                  ForEachColumnRun(g, events.begin(r), events.end(r), kw,
+                                   [&](const internal::Event* a, const internal::Event* b,
+                                       int64_t offset) {
+                                     internal::GatherPanel(a, b, gp, offset, acc);
+                                   });
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  });
+  // grad_W[o][j] = sum_n partial[n][(group, panel)][j][k], o = group*Og + p*32 + k.
+  const int64_t w_numel = g.out_channels * g.patch;
+  internal::ParallelFor(w_numel, 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const int64_t o = i / g.patch, j = i % g.patch;
+      const int64_t group = o / g.group_out, local = o % g.group_out;
+      const int64_t at = ((group * panels + local / kPanel) * g.patch + j) * kPanel +
+                         local % kPanel;
+      float sum = 0.0f;
+      for (int64_t n = 0; n < g.batch; ++n) sum += partial[n * packed_size + at];
+      gws[i] = sum;
+    }
+  });
+}
+
 }  // namespace
 
 absl::StatusOr<Shape> Conv2dOutputShape(const Shape& x, const Shape& w,
@@ -287,6 +457,10 @@ absl::Status Conv2dForward(const Tensor& x, const Tensor& w, const Conv2dParams&
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"Conv2dForward: x", &x}}));
   SLAYER_RETURN_IF_ERROR(EnsureShape(y, g.y_shape(), Device::kCpu));
   if (y->numel() == 0) return absl::OkStatus();
+  if (UseEvents(g, x.data(), x.numel())) {
+    EventForward(g, x.data(), w.data(), y->data());
+    return absl::OkStatus();
+  }
   // Implicit GEMM with time folded into the columns: per sample, group and
   // block of output positions, Y (O_g x positions*T) = W_g (O_g x patch) * cols.
   const Tiling tiling(g);
@@ -327,14 +501,17 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
     grad_w->SetZero();
   }
   if ((grad_x == nullptr && grad_w == nullptr) || grad_y.numel() == 0) return absl::OkStatus();
+  const float* xs = x.data();
+  const bool events = grad_w != nullptr && UseEvents(g, xs, x.numel());
+  if (events) EventWeightGradient(g, xs, grad_y.data(), grad_w->data());
+  if (grad_x == nullptr && events) return absl::OkStatus();
   const Tiling tiling(g);
   const int64_t w_numel = w.numel();
   // Per-sample weight gradients, summed afterwards in sample order: the
   // result does not depend on the thread count.
-  float* partial =
-      grad_w != nullptr ? internal::Scratch(internal::kScratchCaller, g.batch * w_numel)
-                        : nullptr;
-  const float* xs = x.data();
+  float* partial = grad_w != nullptr && !events
+                       ? internal::Scratch(internal::kScratchCaller, g.batch * w_numel)
+                       : nullptr;
   const float* ws = w.data();
   const float* gys = grad_y.data();
   float* gxs = grad_x != nullptr ? grad_x->data() : nullptr;

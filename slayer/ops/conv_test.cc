@@ -63,6 +63,9 @@ struct ConvCase {
   std::string name;
   Shape x, w;
   Conv2dParams p;
+  // 0: dense uniform inputs (the im2col GEMM); > 0: spike trains sparse
+  // enough for the event-driven path.
+  float rate = 0.0f;
 };
 
 // Names the case in gtest messages.
@@ -84,7 +87,7 @@ class ConvCasesTest : public ::testing::TestWithParam<ConvCase> {};
 
 TEST_P(ConvCasesTest, ForwardMatchesLoopsAndBackwardMatchesFiniteDifferences) {
   const ConvCase& c = GetParam();
-  Tensor x = RandomUniform(c.x, 1);
+  Tensor x = c.rate > 0 ? testing::RandomSpikes(c.x, c.rate, 1.0f, 1) : RandomUniform(c.x, 1);
   Tensor w = RandomUniform(c.w, 2);
   Tensor y;
   SLAYER_ASSERT_OK(Conv2dForward(x, w, c.p, &y));
@@ -136,6 +139,22 @@ INSTANTIATE_TEST_SUITE_P(
         ConvCase{"all_at_once", {2, 4, 9, 8, 3}, {4, 2, 3, 3}, Params(2, 3, 2, 1, 2, 1, 2)},
         ConvCase{"kernel1x1", {2, 5, 3, 3, 4}, {2, 5, 1, 1}, Params(1, 1, 0, 0, 1, 1, 1)},
         ConvCase{"t1", {3, 2, 6, 6, 1}, {4, 2, 5, 5}, Params(1, 1, 2, 2, 1, 1, 1)}),
+    [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
+
+// Spike inputs below the event threshold (0.15 * O_g / (32 * panels)).
+INSTANTIATE_TEST_SUITE_P(
+    Events, ConvCasesTest,
+    ::testing::Values(
+        ConvCase{"nmnist_12c5", {2, 2, 12, 11, 30}, {12, 2, 5, 5}, Params(1, 1, 2, 2, 1, 1, 1),
+                 0.02f},
+        ConvCase{"wide_partial_panel", {2, 3, 7, 6, 20}, {40, 3, 3, 3},
+                 Params(1, 1, 1, 1, 1, 1, 1), 0.05f},
+        ConvCase{"strided_dilated_groups", {1, 4, 9, 8, 10}, {64, 2, 3, 3},
+                 Params(2, 2, 1, 1, 2, 2, 2), 0.05f},
+        ConvCase{"stride3x1_pad0x2", {2, 2, 10, 7, 12}, {33, 2, 3, 2},
+                 Params(3, 1, 0, 2, 1, 1, 1), 0.05f},
+        ConvCase{"few_outputs", {2, 3, 6, 5, 40}, {4, 3, 3, 3}, Params(1, 2, 1, 1, 1, 1, 1),
+                 0.01f}),
     [](const ::testing::TestParamInfo<ConvCase>& info) { return info.param.name; });
 
 TEST(ConvTest, TiledBlocksMatchLoops) {

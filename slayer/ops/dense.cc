@@ -87,7 +87,7 @@ void SparseForward(const DenseGeometry& g, const float* xs, const float* ws, flo
       events.Clear();
       const float* xn = xs + n * g.inputs * g.steps;
       for (int64_t i = 0; i < g.inputs; ++i) events.AddRow(xn + i * g.steps, g.steps);
-      MutableMap y(ys + n * g.outputs * g.steps, g.outputs, g.steps);
+      float* yn = ys + n * g.outputs * g.steps;
       float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
       for (int64_t p = p0; p < p1; ++p) {
         std::fill(acc, acc + g.steps * kPanel, 0.0f);
@@ -97,7 +97,7 @@ void SparseForward(const DenseGeometry& g, const float* xs, const float* ws, flo
         }
         const int64_t o0 = p * kPanel;
         const int64_t width = std::min(kPanel, g.outputs - o0);
-        y.middleRows(o0, width) = ConstMap(acc, g.steps, kPanel).leftCols(width).transpose();
+        internal::StorePanelTransposed(acc, g.steps, width, yn + o0 * g.steps, g.steps);
       }
     }
   });
@@ -120,7 +120,6 @@ void SparseWeightGradient(const DenseGeometry& g, const float* xs, const float* 
   }
   const int64_t blocks = NumBlocks(g.inputs, 4 * Threads(), 16);
   const int64_t per_block = (g.inputs + blocks - 1) / blocks;
-  MutableMap gw(gws, g.outputs, g.inputs);
   internal::ParallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t b = begin; b < end; ++b) {
       const int64_t i0 = b * per_block;
@@ -146,8 +145,8 @@ void SparseWeightGradient(const DenseGeometry& g, const float* xs, const float* 
       for (int64_t p = 0; p < panels; ++p) {
         const int64_t o0 = p * kPanel;
         const int64_t width = std::min(kPanel, g.outputs - o0);
-        gw.block(o0, i0, width, rows) =
-            ConstMap(acc + p * rows * kPanel, rows, kPanel).leftCols(width).transpose();
+        internal::StorePanelTransposed(acc + p * rows * kPanel, rows, width,
+                                       gws + o0 * g.inputs + i0, g.inputs);
       }
     }
   });

@@ -75,6 +75,18 @@ void PackPanels(const float* src, int64_t rows, int64_t cols, int64_t row_stride
   });
 }
 
+void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* dst,
+                          int64_t dst_stride) {
+  constexpr int64_t kRows = 64;  // 8 KiB of accumulator rows
+  for (int64_t j0 = 0; j0 < rows; j0 += kRows) {
+    const int64_t j1 = std::min(rows, j0 + kRows);
+    for (int64_t k = 0; k < width; ++k) {
+      float* d = dst + k * dst_stride;
+      for (int64_t j = j0; j < j1; ++j) d[j] = acc[j * kPanel + k];
+    }
+  }
+}
+
 void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
                   int64_t offset) {
 #if defined(__AVX2__) && defined(__FMA__)

@@ -61,6 +61,12 @@ double EventThreshold(int64_t outputs);
 // zero past the last row. Runs on the thread pool (inline inside a task).
 void PackPanels(const float* src, int64_t rows, int64_t cols, int64_t row_stride, float* dst);
 
+// The transpose of a panel accumulator: dst[k * dst_stride + j] =
+// acc[j * 32 + k] for k < width (<= 32), j < rows; blocked so that the rows
+// read stay in L1.
+void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* dst,
+                          int64_t dst_stride);
+
 // acc[(e.index + offset) * 32 + k] += e.value * w[k] for k < 32 and every
 // event in [first, last).
 void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
