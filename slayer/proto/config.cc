@@ -363,6 +363,9 @@ absl::Status ValidateTraining(const proto::Training& t, const NetworkSpec& spec)
   SLAYER_RETURN_IF_ERROR(RequireAtLeast("threads", t.threads(), 0));
   SLAYER_RETURN_IF_ERROR(RequireAtLeast("eval_every", t.eval_every(), 1));
   SLAYER_RETURN_IF_ERROR(RequireNonNegative("target_loss", t.target_loss()));
+  if (!(t.lr_decay() > 0 && t.lr_decay() <= 1)) {
+    return FieldError("lr_decay", absl::StrCat("must be in (0, 1], got ", t.lr_decay()));
+  }
   if (!t.has_data() || t.data().source_case() == proto::Data::SOURCE_NOT_SET) {
     return FieldError("data", "expected one of image, nmnist, gesture, poisson, synthetic");
   }

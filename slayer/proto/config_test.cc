@@ -168,6 +168,9 @@ TEST(ConfigTest, TrainingValidation) {
   bad.mutable_data()->mutable_image()->set_train_images("x");
   ExpectErrorMentions(ValidateTraining(bad, spec), "data.image.train_labels");
   bad = ok;
+  bad.set_lr_decay(1.5f);
+  ExpectErrorMentions(ValidateTraining(bad, spec), "lr_decay");
+  bad = ok;
   bad.clear_loss();
   ExpectErrorMentions(ValidateTraining(bad, spec), "loss");
 }

@@ -98,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const proto::Training& 
   for (layers::Param* p : t->network_->params()) params.push_back({p->name, &p->value, &p->grad});
   SLAYER_ASSIGN_OR_RETURN(t->optimizer_,
                           MakeOptimizer(ToOptimizerConfig(config.optimizer()), std::move(params)));
+  t->base_lr_ = t->optimizer_->lr();
   if (!options.run_dir.empty() && t->is_root()) SLAYER_RETURN_IF_ERROR(MakeDirs(options.run_dir));
   return t;
 }
@@ -339,6 +340,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     }
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
+    // The schedule is a function of the epoch, so a resumed run matches.
+    optimizer_->set_lr(static_cast<float>(base_lr_ * std::pow(config_.lr_decay(), epoch - 1)));
     progress.StartEpoch(epoch, epochs, batches);
     for (int64_t b = 0; b < batches; ++b) {
       // This rank's rows of global batch b.

@@ -97,6 +97,7 @@ class Trainer {
   const data::Dataset& train_dataset() const { return *data_.train; }
 
   layers::Network& network() { return *network_; }
+  const Optimizer& optimizer() const { return *optimizer_; }
   const config::NetworkSpec& spec() const { return spec_; }
 
  private:
@@ -133,6 +134,7 @@ class Trainer {
   std::vector<int64_t> indices_;  // data indices of the batch rows
   Tensor targets_;  // [B, O, 1, 1, T], amplitude 1/Ts (spike_time)
   Tensor grad_;
+  double base_lr_ = 0;  // the config's lr, before the schedule
   SingleProcessCommunicator single_;
   Communicator* comm_ = &single_;
   std::vector<float> grad_bucket_;  // all gradients, for one all-reduce

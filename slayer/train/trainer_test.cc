@@ -170,6 +170,16 @@ TEST(TrainerTest, DivergenceStopsWithAClearErrorAndKeepsTheCheckpoint) {
   EXPECT_EQ(*ReadFile(dir + "/checkpoint.npz"), *good);
 }
 
+TEST(TrainerTest, LearningRateDecaysPerEpoch) {
+  proto::Training c = Config(kSynthetic);
+  c.set_epochs(3);
+  c.set_lr_decay(0.5f);
+  auto t = Trainer::Create(c, Quiet(""));
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE((*t)->Train().ok());
+  EXPECT_FLOAT_EQ((*t)->optimizer().lr(), 0.05f * 0.25f);  // epoch 3 ran at lr * 0.5^2
+}
+
 TEST(TrainerTest, ConfigErrorsNameTheField) {
   proto::Training c = Config(kSynthetic);
   c.set_batch_size(-3);
