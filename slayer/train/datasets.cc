@@ -43,6 +43,20 @@ absl::StatusOr<std::unique_ptr<data::Dataset>> Limit(std::unique_ptr<data::Datas
   return std::unique_ptr<data::Dataset>(std::move(subset));
 }
 
+// Event samples shaped for the network's input and time steps.
+data::EventTensorOptions EventOptions(const config::NetworkSpec& spec, bool sum_binning,
+                                      int random_shift_ms) {
+  data::EventTensorOptions t;
+  t.channels = spec.input_shape[0];
+  t.height = spec.input_shape[1];
+  t.width = spec.input_shape[2];
+  t.ts_ms = spec.ts_ms;
+  t.num_steps = spec.steps;
+  t.binning = sum_binning ? data::Binning::kSum : data::Binning::kOr;
+  t.max_time_shift = static_cast<int64_t>(std::llround(random_shift_ms / spec.ts_ms));
+  return t;
+}
+
 }  // namespace
 
 PoissonProblem MakePoissonProblem(const proto::PoissonData& options,
@@ -90,14 +104,7 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
     case proto::Data::kNmnist: {
       const proto::NmnistData& nm = d.nmnist();
       data::NmnistOptions opt;
-      opt.tensor.channels = spec.input_shape[0];
-      opt.tensor.height = spec.input_shape[1];
-      opt.tensor.width = spec.input_shape[2];
-      opt.tensor.ts_ms = spec.ts_ms;
-      opt.tensor.num_steps = spec.steps;
-      opt.tensor.binning = nm.sum_binning() ? data::Binning::kSum : data::Binning::kOr;
-      opt.tensor.max_time_shift =
-          static_cast<int64_t>(std::llround(nm.random_shift_ms() / spec.ts_ms));
+      opt.tensor = EventOptions(spec, nm.sum_binning(), nm.random_shift_ms());
       opt.tensor.max_jitter = nm.spatial_jitter();
       opt.num_classes = static_cast<int>(NumElements(spec.output_shape()));
       absl::StatusOr<std::unique_ptr<data::NmnistDataset>> train =
@@ -117,14 +124,7 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
     case proto::Data::kGesture: {
       const proto::GestureData& g = d.gesture();
       data::DvsGestureOptions opt;
-      opt.tensor.channels = spec.input_shape[0];
-      opt.tensor.height = spec.input_shape[1];
-      opt.tensor.width = spec.input_shape[2];
-      opt.tensor.ts_ms = spec.ts_ms;
-      opt.tensor.num_steps = spec.steps;
-      opt.tensor.binning = g.sum_binning() ? data::Binning::kSum : data::Binning::kOr;
-      opt.tensor.max_time_shift =
-          static_cast<int64_t>(std::llround(g.random_shift_ms() / spec.ts_ms));
+      opt.tensor = EventOptions(spec, g.sum_binning(), g.random_shift_ms());
       opt.num_classes = static_cast<int>(NumElements(spec.output_shape()));
       absl::StatusOr<std::unique_ptr<data::EventSampleDataset>> train =
           data::MakeDvsGestureSplit(g.root(), /*train=*/true, opt);
