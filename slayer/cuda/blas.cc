@@ -14,9 +14,12 @@ namespace {
 class ThreadHandles {
  public:
   ~ThreadHandles() {
-    // At process exit the library may be unloading already: ignore errors.
+    // The thread's stream may already be gone: rebind to the default stream
+    // first. At process exit the library may be unloading: ignore errors.
     for (cublasHandle_t h : handles_) {
-      if (h != nullptr) cublasDestroy(h);
+      if (h == nullptr) continue;
+      cublasSetStream(h, nullptr);
+      cublasDestroy(h);
     }
   }
 
