@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `slayer bench` on a tiny network: the parseable lines appear with positive
+# numbers, the breakdown runs, and bad flags are usage errors (exit 2) that
+# name the flag. --device cuda either runs (a GPU host) or says why not.
+set -u
+SLAYER="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/slayer"
+fail() { echo "FAIL: $*"; exit 1; }
+tiny=(--arch 6x6x2-16-4 --steps 20 --batch 4 --input-density 0.2 --threads 2 --iters 2 --warmup 1)
+
+out=$("$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "tiny bench exited non-zero: $out"
+for key in forward_samples_per_s train_samples_per_s peak_rss_mb forward_cpu_s_per_batch \
+           train_cpu_s_per_batch; do
+  line=$(echo "$out" | grep "^$key=") || fail "no '$key=' line in: $out"
+  echo "$line" | grep -Eq "^$key=[0-9]+(\.[0-9]+)?$" || fail "not a number: $line"
+done
+for key in forward_samples_per_s train_samples_per_s peak_rss_mb; do
+  value=$(echo "$out" | sed -n "s/^$key=//p")
+  awk -v v="$value" 'BEGIN { exit !(v > 0) }' || fail "$key should be positive, got $value"
+done
+echo "$out" | grep -q "^  fc1 .*dense 72->16" || fail "no per-layer breakdown: $out"
+echo "$out" | grep -q "GEMM path" || fail "--gemm printed no GEMM-path timings: $out"
+# The same seed gives the same input and loss.
+again=$("$SLAYER" bench "${tiny[@]}" 2>&1) || fail "second run failed: $again"
+[ "$(echo "$out" | grep -o 'last loss [^,]*')" = "$(echo "$again" | grep -o 'last loss [^,]*')" ] ||
+  fail "the same seed gave different losses"
+# A conv/pool network runs too.
+out=$("$SLAYER" bench --arch 8x8x2-4c3-2a-3o --steps 10 --batch 2 --iters 1 --warmup 0 2>&1) ||
+  fail "conv bench failed: $out"
+echo "$out" | grep -q "^train_samples_per_s=" || fail "conv bench: no train line: $out"
+
+expect_usage() {  # expect_usage "what the message names" args...
+  local want="$1"; shift
+  local err rc
+  err=$("$SLAYER" bench "$@" 2>&1 >/dev/null); rc=$?
+  [ $rc -eq 2 ] || fail "'bench $*' should exit 2, got $rc: $err"
+  echo "$err" | grep -q -- "$want" || fail "'bench $*' should name $want: $err"
+}
+expect_usage "--steps" --steps 0
+expect_usage "--batch" --batch -3
+expect_usage "--input-density" --input-density 1.5
+expect_usage "--input-density" --input-density -0.1
+expect_usage "--iters" --iters 0
+expect_usage "--warmup" --warmup -1
+expect_usage "--ts_ms" --ts_ms 0
+expect_usage "--threads" --threads -1
+expect_usage "--device" --device tpu
+expect_usage "--arch" --arch 34x34x2-5q-10
+expect_usage "unknown flag" --no-such-flag 1
+expect_usage "unexpected argument" stray
+
+err=$("$SLAYER" bench --device cuda --arch 4-2 --steps 5 --batch 2 --iters 1 2>&1); rc=$?
+if [ $rc -ne 0 ]; then
+  [ $rc -eq 1 ] || fail "--device cuda without a device should exit 1, got $rc: $err"
+  echo "$err" | grep -q -- "--device cuda" || fail "--device cuda error should say so: $err"
+  echo "skipped --device cuda run: $err"
+else
+  echo "$err" | grep -q "^train_samples_per_s=" || fail "--device cuda printed no train line: $err"
+fi
+echo "PASS"
