@@ -199,48 +199,31 @@ absl::Status Trainer::ApplyUpdate(std::string* bad_param) {
   std::vector<layers::Param*> params = network_->params();
   const double reduce_start = Now();
   const Device device = network_->device();
-  if (comm_->size() > 1 && device != Device::kCpu && comm_->ReducesOnDevice(device)) {
-    // One fused all-reduce of every gradient where it lives (NCCL).
+  if (comm_->size() > 1) {
+    // One fused all-reduce of every gradient: on the device when the
+    // communicator can (NCCL), else through a host buffer.
+    const Device where =
+        device != Device::kCpu && comm_->ReducesOnDevice(device) ? device : Device::kCpu;
     int64_t total = 0;
     for (layers::Param* p : params) total += p->grad.numel();
-    if (device_bucket_.numel() != total || device_bucket_.device() != device) {
-      SLAYER_ASSIGN_OR_RETURN(device_bucket_, Tensor::Allocate({total}, device, /*zero=*/false));
-    }
+    SLAYER_RETURN_IF_ERROR(EnsureShape(&grad_bucket_, {total}, where));
     int64_t offset = 0;
     for (layers::Param* p : params) {
       const int64_t n = p->grad.numel();
-      SLAYER_RETURN_IF_ERROR(device_bucket_.Slice(offset, offset + n).CopyFrom(p->grad));
+      SLAYER_RETURN_IF_ERROR(grad_bucket_.Slice(offset, offset + n).CopyFrom(p->grad));
       offset += n;
     }
-    SLAYER_RETURN_IF_ERROR(comm_->AllReduceSumOnDevice(device_bucket_.data(), total, device));
+    SLAYER_RETURN_IF_ERROR(where == Device::kCpu
+                               ? comm_->AllReduceSum(grad_bucket_.span())
+                               : comm_->AllReduceSumOnDevice(grad_bucket_.data(), total, where));
     offset = 0;
     for (layers::Param* p : params) {
       const int64_t n = p->grad.numel();
-      SLAYER_RETURN_IF_ERROR(p->grad.CopyFrom(device_bucket_.Slice(offset, offset + n)));
+      SLAYER_RETURN_IF_ERROR(p->grad.CopyFrom(grad_bucket_.Slice(offset, offset + n)));
       offset += n;
     }
-  } else if (comm_->size() > 1) {
-    // One fused all-reduce of every gradient (host copies for device tensors).
-    size_t total = 0;
-    for (layers::Param* p : params) total += static_cast<size_t>(p->grad.numel());
-    grad_bucket_.resize(total);
-    size_t offset = 0;
-    for (layers::Param* p : params) {
-      SLAYER_ASSIGN_OR_RETURN(Tensor host, p->grad.To(Device::kCpu));
-      std::copy(host.data(), host.data() + host.numel(), grad_bucket_.begin() + offset);
-      offset += static_cast<size_t>(host.numel());
-    }
-    SLAYER_RETURN_IF_ERROR(comm_->AllReduceSum(absl::MakeSpan(grad_bucket_)));
-    offset = 0;
-    for (layers::Param* p : params) {
-      Tensor host = Tensor::Empty(p->grad.shape());
-      std::copy(grad_bucket_.begin() + offset, grad_bucket_.begin() + offset + host.numel(),
-                host.data());
-      SLAYER_RETURN_IF_ERROR(p->grad.CopyFrom(host));
-      offset += static_cast<size_t>(host.numel());
-    }
+    allreduce_s_ += Now() - reduce_start;
   }
-  if (comm_->size() > 1) allreduce_s_ += Now() - reduce_start;
   SLAYER_RETURN_IF_ERROR(optimizer_->Step());
   for (layers::Param* p : params) {
     if (p->is_delay) SLAYER_RETURN_IF_ERROR(ops::ClampDelays(&p->value, p->max_delay_ms));

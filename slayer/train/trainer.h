@@ -137,8 +137,7 @@ class Trainer {
   double base_lr_ = 0;  // the config's lr, before the schedule
   SingleProcessCommunicator single_;
   Communicator* comm_ = &single_;
-  std::vector<float> grad_bucket_;  // all gradients, for one all-reduce
-  Tensor device_bucket_;  // the same on the device, when comm_ reduces there
+  Tensor grad_bucket_;  // all gradients, for one all-reduce (host or device)
   double allreduce_s_ = 0;  // time in ApplyUpdate's all-reduce, this Train()
   NpzMap best_params_;  // parameters of the best epoch so far
   bool best_dirty_ = false;  // best_params_ not yet written
