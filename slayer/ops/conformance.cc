@@ -78,43 +78,51 @@ Tensor SmoothSignal(const Shape& shape, uint64_t seed) {
   return x;
 }
 
-// ---------------------------------------------------------------- psp
-ConformanceCase PspCase(const std::string& variant, Shape shape, float tau, float ts,
-                        uint64_t seed) {
+// An op y = f(x) on one tensor, linear in x, with backward g_x = f^T(g_y):
+// the device check runs both directions, the CPU check compares the backward
+// with finite differences of <g, f(x)>.
+ConformanceCase UnaryLinearCase(std::string name, std::vector<std::string> ops, Shape shape,
+                                uint64_t seed, Tolerance tolerance, double fd_atol,
+                                ForwardFn forward, ForwardFn backward) {
   ConformanceCase c;
-  c.name = "psp/" + variant;
-  c.ops = {"psp_forward", "psp_backward"};
+  c.name = std::move(name);
+  c.ops = std::move(ops);
   c.shape = shape;
   c.seed = seed;
-  c.tolerance = {1e-4, 1e-5};
-  const std::vector<float> eps = AlphaKernel(tau, 1.0f, ts, 0.01f, shape.back());
+  c.tolerance = tolerance;
   c.run = [=](Device device) -> absl::StatusOr<Outputs> {
     SLAYER_ASSIGN_OR_RETURN(Tensor x, RandomUniform(shape, seed).To(device));
     SLAYER_ASSIGN_OR_RETURN(Tensor g, RandomUniform(shape, seed + 1).To(device));
     Tensor y, gx;
-    SLAYER_RETURN_IF_ERROR(PspForward(x, eps, ts, &y));
-    SLAYER_RETURN_IF_ERROR(PspBackward(g, eps, ts, &gx));
+    SLAYER_RETURN_IF_ERROR(forward(x, &y));
+    SLAYER_RETURN_IF_ERROR(backward(g, &gx));
     Outputs out;
     SLAYER_RETURN_IF_ERROR(Emit(&out, "y", y));
     SLAYER_RETURN_IF_ERROR(Emit(&out, "grad_x", gx));
     return out;
   };
-  const std::string name = c.name;
+  const std::string case_name = c.name;
   c.check_gradients = [=]() -> absl::Status {
     Tensor x = RandomUniform(shape, seed);
     Tensor g = RandomUniform(shape, seed + 1);
     Tensor gx;
-    SLAYER_RETURN_IF_ERROR(PspBackward(g, eps, ts, &gx));
-    return CheckGradient(name + " wrt x", x,
-                         Projected(g, [&](const Tensor& v, Tensor* y) {
-                           return PspForward(v, eps, ts, y);
-                         }),
-                         gx, LinearCheck(1e-3));
+    SLAYER_RETURN_IF_ERROR(backward(g, &gx));
+    return CheckGradient(case_name + " wrt x", x, Projected(g, forward), gx,
+                         LinearCheck(fd_atol));
   };
   return c;
 }
 
-// ---------------------------------------------------------------- spike
+// ---------------------------------------------------------------- psp
+ConformanceCase PspCase(const std::string& variant, Shape shape, float tau, float ts,
+                        uint64_t seed) {
+  const std::vector<float> eps = AlphaKernel(tau, 1.0f, ts, 0.01f, shape.back());
+  return UnaryLinearCase(
+      "psp/" + variant, {"psp_forward", "psp_backward"}, shape, seed, {1e-4, 1e-5}, 1e-3,
+      [=](const Tensor& x, Tensor* y) { return PspForward(x, eps, ts, y); },
+      [=](const Tensor& g, Tensor* gx) { return PspBackward(g, eps, ts, gx); });
+}
+
 ConformanceCase SpikeCase(const std::string& variant, Shape shape, float ts, float tau_rho,
                           uint64_t seed) {
   ConformanceCase c;
@@ -364,36 +372,10 @@ ConformanceCase DelayCase(const std::string& variant, Shape x_shape, Shape d_sha
 
 ConformanceCase ShiftCase(const std::string& variant, Shape shape, float shift_ms, float ts,
                           uint64_t seed) {
-  ConformanceCase c;
-  c.name = "shift/" + variant;
-  c.ops = {"shift_forward", "shift_backward"};
-  c.shape = shape;
-  c.seed = seed;
-  c.tolerance = {1e-6, 1e-6};
-  c.run = [=](Device device) -> absl::StatusOr<Outputs> {
-    SLAYER_ASSIGN_OR_RETURN(Tensor x, RandomUniform(shape, seed).To(device));
-    SLAYER_ASSIGN_OR_RETURN(Tensor g, RandomUniform(shape, seed + 1).To(device));
-    Tensor y, gx;
-    SLAYER_RETURN_IF_ERROR(ShiftForward(x, shift_ms, ts, &y));
-    SLAYER_RETURN_IF_ERROR(ShiftBackward(g, shift_ms, ts, &gx));
-    Outputs out;
-    SLAYER_RETURN_IF_ERROR(Emit(&out, "y", y));
-    SLAYER_RETURN_IF_ERROR(Emit(&out, "grad_x", gx));
-    return out;
-  };
-  const std::string name = c.name;
-  c.check_gradients = [=]() -> absl::Status {
-    Tensor x = RandomUniform(shape, seed);
-    Tensor g = RandomUniform(shape, seed + 1);
-    Tensor gx;
-    SLAYER_RETURN_IF_ERROR(ShiftBackward(g, shift_ms, ts, &gx));
-    return CheckGradient(name + " wrt x", x,
-                         Projected(g, [&](const Tensor& v, Tensor* y) {
-                           return ShiftForward(v, shift_ms, ts, y);
-                         }),
-                         gx, LinearCheck(1e-4));
-  };
-  return c;
+  return UnaryLinearCase(
+      "shift/" + variant, {"shift_forward", "shift_backward"}, shape, seed, {1e-6, 1e-6}, 1e-4,
+      [=](const Tensor& x, Tensor* y) { return ShiftForward(x, shift_ms, ts, y); },
+      [=](const Tensor& g, Tensor* gx) { return ShiftBackward(g, shift_ms, ts, gx); });
 }
 
 ConformanceCase ClampCase(const std::string& variant, Shape shape, float max_delay_ms,
