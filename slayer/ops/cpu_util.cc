@@ -129,6 +129,154 @@ void Correlate(const float* p, const float* c, int64_t k, int64_t steps, float* 
   }
 }
 
+std::optional<AlphaRecursion> FitAlphaRecursion(absl::Span<const float> f) {
+  const int64_t taps = static_cast<int64_t>(f.size());
+  if (taps < 16 || f[0] != 0.0f) return std::nullopt;
+  // r from the first and the last tap (both far from rounding trouble), c by
+  // least squares, then every tap is checked.
+  const double first = f[1];
+  const double last = f[taps - 1] / static_cast<double>(taps - 1);
+  if (!(first != 0.0) || !(last / first > 0.0)) return std::nullopt;
+  const double r = std::pow(last / first, 1.0 / static_cast<double>(taps - 2));
+  if (!(r > 0.0) || !(r <= 0.995)) return std::nullopt;
+  double num = 0.0, den = 0.0, largest = 0.0, rk = 1.0;
+  for (int64_t k = 0; k < taps; ++k, rk *= r) {
+    const double g = static_cast<double>(k) * rk;
+    num += static_cast<double>(f[k]) * g;
+    den += g * g;
+    largest = std::max(largest, std::abs(static_cast<double>(f[k])));
+  }
+  const double c = num / den;
+  rk = 1.0;
+  for (int64_t k = 0; k < taps; ++k, rk *= r) {
+    if (!(std::abs(f[k] - c * static_cast<double>(k) * rk) <= 2e-6 * largest)) {
+      return std::nullopt;
+    }
+  }
+  AlphaRecursion a;
+  a.r = static_cast<float>(r);
+  a.c = static_cast<float>(c);
+  a.r_taps = static_cast<float>(std::pow(r, static_cast<double>(taps)));
+  a.taps = taps;
+  return a;
+}
+
+namespace {
+
+// Eight lanes of floats: one AVX register, or an array with the same
+// operations lane by lane (fused multiply-adds where AVX fuses), so both
+// builds compute the same values.
+#if defined(__AVX2__) && defined(__FMA__)
+struct Lanes {
+  __m256 v;
+};
+inline Lanes Load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void Store(float* p, Lanes a) { _mm256_storeu_ps(p, a.v); }
+inline Lanes Splat(float x) { return {_mm256_set1_ps(x)}; }
+inline Lanes Add(Lanes a, Lanes b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline Lanes Mul(Lanes a, Lanes b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline Lanes Fma(Lanes a, Lanes b, Lanes c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline Lanes Fnma(Lanes a, Lanes b, Lanes c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
+
+// rows[i][t0, t0+8) for i < 8 -> tile[t * 8 + i], and back.
+inline void TransposeIn(const float* x, int64_t stride, float* tile) {
+  __m256 r0 = _mm256_loadu_ps(x), r1 = _mm256_loadu_ps(x + stride),
+         r2 = _mm256_loadu_ps(x + 2 * stride), r3 = _mm256_loadu_ps(x + 3 * stride),
+         r4 = _mm256_loadu_ps(x + 4 * stride), r5 = _mm256_loadu_ps(x + 5 * stride),
+         r6 = _mm256_loadu_ps(x + 6 * stride), r7 = _mm256_loadu_ps(x + 7 * stride);
+  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
+               t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
+               t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
+               t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
+               s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
+               s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
+               s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
+               s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
+               s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
+               s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
+               s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+  _mm256_storeu_ps(tile, _mm256_permute2f128_ps(s0, s4, 0x20));
+  _mm256_storeu_ps(tile + 8, _mm256_permute2f128_ps(s1, s5, 0x20));
+  _mm256_storeu_ps(tile + 16, _mm256_permute2f128_ps(s2, s6, 0x20));
+  _mm256_storeu_ps(tile + 24, _mm256_permute2f128_ps(s3, s7, 0x20));
+  _mm256_storeu_ps(tile + 32, _mm256_permute2f128_ps(s0, s4, 0x31));
+  _mm256_storeu_ps(tile + 40, _mm256_permute2f128_ps(s1, s5, 0x31));
+  _mm256_storeu_ps(tile + 48, _mm256_permute2f128_ps(s2, s6, 0x31));
+  _mm256_storeu_ps(tile + 56, _mm256_permute2f128_ps(s3, s7, 0x31));
+}
+// An 8x8 transpose is its own inverse.
+inline void TransposeOut(const float* tile, float* x, int64_t stride) {
+  alignas(32) float rows[64];
+  TransposeIn(tile, 8, rows);
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(x + i * stride, _mm256_load_ps(rows + 8 * i));
+}
+constexpr bool kTiles = true;
+#else
+struct Lanes {
+  float v[8];
+};
+inline Lanes Load(const float* p) {
+  Lanes a;
+  for (int i = 0; i < 8; ++i) a.v[i] = p[i];
+  return a;
+}
+inline void Store(float* p, Lanes a) {
+  for (int i = 0; i < 8; ++i) p[i] = a.v[i];
+}
+inline Lanes Splat(float x) {
+  Lanes a;
+  for (float& v : a.v) v = x;
+  return a;
+}
+inline Lanes Add(Lanes a, Lanes b) {
+  for (int i = 0; i < 8; ++i) a.v[i] += b.v[i];
+  return a;
+}
+inline Lanes Mul(Lanes a, Lanes b) {
+  for (int i = 0; i < 8; ++i) a.v[i] *= b.v[i];
+  return a;
+}
+inline Lanes Fma(Lanes a, Lanes b, Lanes c) {
+  for (int i = 0; i < 8; ++i) c.v[i] = std::fma(a.v[i], b.v[i], c.v[i]);
+  return c;
+}
+inline Lanes Fnma(Lanes a, Lanes b, Lanes c) {
+  for (int i = 0; i < 8; ++i) c.v[i] = std::fma(-a.v[i], b.v[i], c.v[i]);
+  return c;
+}
+inline void TransposeIn(const float*, int64_t, float*) {}
+inline void TransposeOut(const float*, float*, int64_t) {}
+constexpr bool kTiles = false;
+#endif
+
+// The recursion over eight rows held as buf[t * 8 + lane], in place; `hist`
+// holds 2 * steps * 8 floats. Backward runs the same recursion from the last
+// step to the first (the correlation is the time-reversed convolution).
+void AlphaLanes(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                float* hist) {
+  const Lanes r = Splat(a.r), c = Splat(a.c), r_taps = Splat(a.r_taps),
+              taps = Splat(static_cast<float>(a.taps));
+  float* ha = hist;
+  float* hb = hist + steps * 8;
+  Lanes acc_a = Splat(0.0f), acc_b = Splat(0.0f);
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t t = backward ? steps - 1 - i : i;
+    acc_b = Mul(r, Add(acc_b, acc_a));
+    acc_a = Fma(r, acc_a, Load(buf + t * 8));
+    Store(ha + i * 8, acc_a);
+    Store(hb + i * 8, acc_b);
+    Lanes y = acc_b;
+    if (i >= a.taps) {
+      const int64_t old = (i - a.taps) * 8;
+      y = Fnma(r_taps, Fma(taps, Load(ha + old), Load(hb + old)), acc_b);
+    }
+    Store(buf + t * 8, Mul(c, y));
+  }
+}
+
+}  // namespace
+
 TemporalFilter::TemporalFilter(absl::Span<const float> eps, float ts, int64_t steps)
     : steps_(steps), taps_(std::min<int64_t>(static_cast<int64_t>(eps.size()), steps)) {
   reversed_.resize(taps_);
@@ -137,28 +285,58 @@ TemporalFilter::TemporalFilter(absl::Span<const float> eps, float ts, int64_t st
     forward_[j] = ts * eps[j];
     reversed_[taps_ - 1 - j] = ts * eps[j];
   }
+  // Taps dropped for reaching past the last step never matter, so the
+  // recursion may keep them: fit the whole kernel.
+  std::vector<float> all(eps.size());
+  for (size_t j = 0; j < eps.size(); ++j) all[j] = ts * eps[j];
+  alpha_ = FitAlphaRecursion(all);
 }
 
-void TemporalFilter::Forward(const float* x, float* out) const {
+void TemporalFilter::CorrelateRow(const float* x, float* out, bool backward) const {
   if (taps_ == 0) {
     std::fill(out, out + steps_, 0.0f);
     return;
   }
   float* padded = Scratch(kScratchFilter, steps_ + taps_ - 1);
-  std::fill(padded, padded + taps_ - 1, 0.0f);
-  std::memcpy(padded + taps_ - 1, x, sizeof(float) * steps_);
-  Correlate(padded, reversed_.data(), taps_, steps_, out);
+  if (backward) {
+    std::memcpy(padded, x, sizeof(float) * steps_);
+    std::fill(padded + steps_, padded + steps_ + taps_ - 1, 0.0f);
+    Correlate(padded, forward_.data(), taps_, steps_, out);
+  } else {
+    std::fill(padded, padded + taps_ - 1, 0.0f);
+    std::memcpy(padded + taps_ - 1, x, sizeof(float) * steps_);
+    Correlate(padded, reversed_.data(), taps_, steps_, out);
+  }
 }
 
-void TemporalFilter::Backward(const float* g, float* out) const {
-  if (taps_ == 0) {
-    std::fill(out, out + steps_, 0.0f);
+void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backward) const {
+  if (!alpha_.has_value()) {
+    for (int64_t r = 0; r < rows; ++r) CorrelateRow(x + r * steps_, out + r * steps_, backward);
     return;
   }
-  float* padded = Scratch(kScratchFilter, steps_ + taps_ - 1);
-  std::memcpy(padded, g, sizeof(float) * steps_);
-  std::fill(padded + steps_, padded + steps_ + taps_ - 1, 0.0f);
-  Correlate(padded, forward_.data(), taps_, steps_, out);
+  const int64_t steps = steps_;
+  float* buf = Scratch(kScratchFilter, 3 * steps * 8);
+  float* hist = buf + steps * 8;
+  for (int64_t r0 = 0; r0 < rows; r0 += 8) {
+    const int64_t lanes = std::min<int64_t>(8, rows - r0);
+    const float* xr = x + r0 * steps;
+    float* outr = out + r0 * steps;
+    int64_t t = 0;
+    if (kTiles && lanes == 8) {
+      for (; t + 8 <= steps; t += 8) TransposeIn(xr + t, steps, buf + t * 8);
+    }
+    for (int64_t i = 0; i < 8; ++i) {
+      for (int64_t u = t; u < steps; ++u) buf[u * 8 + i] = i < lanes ? xr[i * steps + u] : 0.0f;
+    }
+    AlphaLanes(*alpha_, steps, backward, buf, hist);
+    t = 0;
+    if (kTiles && lanes == 8) {
+      for (; t + 8 <= steps; t += 8) TransposeOut(buf + t * 8, outr + t, steps);
+    }
+    for (int64_t i = 0; i < lanes; ++i) {
+      for (int64_t u = t; u < steps; ++u) outr[i * steps + u] = buf[u * 8 + i];
+    }
+  }
 }
 
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

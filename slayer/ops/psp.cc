@@ -17,7 +17,7 @@ absl::Status CheckPspArgs(const char* op, const Tensor& x, const char* x_name, f
   return internal::CheckMinRank(x, 1, op, x_name, "[..., T] (time innermost)");
 }
 
-// Shared by forward and backward: one TemporalFilter pass per time row.
+// Shared by forward and backward: TemporalFilter over blocks of rows.
 absl::Status RunPsp(const char* op, const Tensor& x, absl::Span<const float> kernel, float ts,
                     bool backward, Tensor* out) {
   SLAYER_RETURN_IF_ERROR(CheckPspArgs(op, x, backward ? "grad_out" : "x", ts, out));
@@ -29,14 +29,17 @@ absl::Status RunPsp(const char* op, const Tensor& x, absl::Span<const float> ker
   const internal::TemporalFilter filter(kernel, ts, steps);
   const float* in = x.data();
   float* result = out->data();
-  const int64_t grain = std::max<int64_t>(1, 16384 / (steps * (filter.taps() + 1)));
-  internal::ParallelFor(rows, grain, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      if (backward) {
-        filter.Backward(in + r * steps, result + r * steps);
-      } else {
-        filter.Forward(in + r * steps, result + r * steps);
-      }
+  // Tasks own blocks of eight rows (the recursion's lane count).
+  const int64_t blocks = (rows + 7) / 8;
+  const int64_t cost = filter.recursive() ? 8 : filter.taps() + 1;
+  const int64_t grain = std::max<int64_t>(1, 16384 / (8 * steps * cost));
+  internal::ParallelFor(blocks, grain, [&](int64_t begin, int64_t end) {
+    const int64_t r0 = begin * 8;
+    const int64_t n = std::min(rows, end * 8) - r0;
+    if (backward) {
+      filter.BackwardRows(in + r0 * steps, n, result + r0 * steps);
+    } else {
+      filter.ForwardRows(in + r0 * steps, n, result + r0 * steps);
     }
   });
   return absl::OkStatus();

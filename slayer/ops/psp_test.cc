@@ -1,9 +1,13 @@
 #include "slayer/ops/psp.h"
 
+#include <cmath>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/cpu_util.h"
 #include "slayer/ops/srm_kernel.h"
 #include "slayer/ops/test_util.h"
 
@@ -71,6 +75,72 @@ INSTANTIATE_TEST_SUITE_P(Shapes, PspShapesTest,
                                            std::make_tuple(33, 2.0f, 0.5f),
                                            std::make_tuple(300, 10.0f, 1.0f),
                                            std::make_tuple(301, 1.0f, 0.1f)));
+
+// SRM kernels run as a recursion over blocks of eight rows: full and partial
+// blocks, steps not a multiple of eight, kernels cut by the sample length,
+// against the direct double sum. Also against the tap-by-tap path, which a
+// kernel one tap off the alpha form takes.
+class PspRecursionTest : public ::testing::TestWithParam<std::tuple<int, int, float, float>> {};
+
+TEST_P(PspRecursionTest, MatchesDirectSum) {
+  const auto [rows, steps, tau, ts] = GetParam();
+  const std::vector<float> eps = AlphaKernel(tau, 1.0f, ts, 0.01f, 100000);
+  std::vector<float> scaled(eps.size());
+  for (size_t k = 0; k < eps.size(); ++k) scaled[k] = ts * eps[k];
+  ASSERT_TRUE(internal::FitAlphaRecursion(scaled).has_value()) << eps.size() << " taps";
+  Tensor x = RandomUniform({rows, steps}, 21);
+  Tensor a, gx;
+  ASSERT_TRUE(PspForward(x, eps, ts, &a).ok());
+  ASSERT_TRUE(PspBackward(x, eps, ts, &gx).ok());
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<double> fwd = NaivePsp(x.data() + r * steps, steps, eps, ts, false);
+    std::vector<double> bwd = NaivePsp(x.data() + r * steps, steps, eps, ts, true);
+    for (int t = 0; t < steps; ++t) {
+      ASSERT_NEAR(a.data()[r * steps + t], fwd[t], 2e-5 * (1 + std::abs(fwd[t]))) << r << "," << t;
+      ASSERT_NEAR(gx.data()[r * steps + t], bwd[t], 2e-5 * (1 + std::abs(bwd[t]))) << r << "," << t;
+    }
+  }
+  // One tap nudged by 1e-4: no longer an alpha kernel, correlated tap by tap.
+  std::vector<float> nudged = eps;
+  nudged[eps.size() / 2] *= 1.0001f;
+  Tensor b;
+  ASSERT_TRUE(PspForward(x, nudged, ts, &b).ok());
+  EXPECT_TRUE(testing::ExpectClose(b, a, 1e-3, 1e-4, "tap by tap vs recursion").ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Blocks, PspRecursionTest,
+                         ::testing::Values(std::make_tuple(1, 300, 10.0f, 1.0f),
+                                           std::make_tuple(8, 64, 10.0f, 1.0f),
+                                           std::make_tuple(19, 301, 10.0f, 1.0f),
+                                           std::make_tuple(9, 37, 10.0f, 1.0f),  // cut at 37
+                                           std::make_tuple(16, 250, 1.0f, 0.1f),
+                                           std::make_tuple(5, 130, 2.0f, 0.25f)));
+
+TEST(PspTest, AlphaFitAcceptsSrmKernelsOnly) {
+  for (const auto& [tau, ts] : std::vector<std::pair<float, float>>{
+           {10.0f, 1.0f}, {2.0f, 0.1f}, {1.0f, 0.05f}, {5.0f, 0.3f}}) {
+    std::vector<float> eps = AlphaKernel(tau, 1.0f, ts, 0.01f, 100000);
+    for (float& v : eps) v *= ts;
+    std::optional<internal::AlphaRecursion> fit = internal::FitAlphaRecursion(eps);
+    ASSERT_TRUE(fit.has_value()) << "tau " << tau << " ts " << ts;
+    EXPECT_NEAR(fit->r, std::exp(-ts / tau), 1e-6);
+    EXPECT_NEAR(fit->c, ts * ts / tau * std::exp(1.0f), 1e-5);
+    EXPECT_EQ(fit->taps, static_cast<int64_t>(eps.size()));
+  }
+  std::vector<float> eps = AlphaKernel(10.0f, 1.0f, 1.0f, 0.01f, 1000);
+  std::vector<float> bad = eps;
+  bad[30] *= 1.00005f;
+  EXPECT_FALSE(internal::FitAlphaRecursion(bad).has_value());  // one tap off
+  bad = eps;
+  bad[0] = 0.1f;
+  EXPECT_FALSE(internal::FitAlphaRecursion(bad).has_value());  // f[0] != 0
+  EXPECT_FALSE(internal::FitAlphaRecursion(absl::MakeSpan(eps).subspan(0, 15)).has_value());
+  std::vector<float> decay(50);
+  for (size_t k = 0; k < decay.size(); ++k) decay[k] = k == 0 ? 0.0f : std::exp(-0.1f * k);
+  EXPECT_FALSE(internal::FitAlphaRecursion(decay).has_value());  // not k r^k
+  std::vector<float> slow = AlphaKernel(1000.0f, 1.0f, 1.0f, 0.01f, 3000);
+  EXPECT_FALSE(internal::FitAlphaRecursion(slow).has_value());  // r > 0.995
+}
 
 TEST(PspTest, KernelLongerThanTimeIsCut) {
   std::vector<float> eps(50, 1.0f);
