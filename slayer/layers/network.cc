@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "slayer/core/status.h"
+#include "slayer/core/thread_pool.h"
 #include "slayer/ops/conv.h"
 #include "slayer/ops/delay.h"
 #include "slayer/ops/dense.h"
@@ -84,12 +85,12 @@ class DenseLayer : public Layer {
   }
   absl::Status Forward(const Tensor& in, bool) override {
     input_ = in;
-    SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_));
+    SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_, &events_));
     return stage_.Forward(z_, &output_);
   }
   absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
-    return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad);
+    return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad, &events_);
   }
   const Tensor* potential() const override { return stage_.potential(); }
   std::vector<Param*> params() override { return {&weight_}; }
@@ -98,6 +99,7 @@ class DenseLayer : public Layer {
   SpikingStage stage_;
   Param weight_;
   Tensor input_, z_, grad_z_;
+  ops::DenseEvents events_;  // input_'s nonzeros, from Forward for Backward
 };
 
 class ConvLayer : public Layer {
@@ -311,11 +313,18 @@ absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step)
         "network input must be a host tensor (it is scaled and copied to the device)");
   }
   Tensor* host = device_ == Device::kCpu ? &scaled_input_ : &host_scaled_input_;
-  SLAYER_RETURN_IF_ERROR(EnsureShape(host, input.shape(), Device::kCpu));
   const float inv_ts = 1.0f / ts();
-  const float* src = input.data();
-  float* dst = host->data();
-  for (int64_t i = 0; i < input.numel(); ++i) dst[i] = src[i] * inv_ts;
+  if (inv_ts == 1.0f && device_ == Device::kCpu) {
+    scaled_input_ = input;  // Ts = 1: the input as it is (shared, not copied)
+  } else {
+    if (host->SharesStorageWith(input)) *host = Tensor();
+    SLAYER_RETURN_IF_ERROR(EnsureShape(host, input.shape(), Device::kCpu));
+    const float* src = input.data();
+    float* dst = host->data();
+    ThreadPool::Default().ParallelFor(input.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) dst[i] = src[i] * inv_ts;
+    });
+  }
   if (device_ != Device::kCpu) {
     SLAYER_RETURN_IF_ERROR(EnsureShape(&scaled_input_, input.shape(), device_));
     SLAYER_RETURN_IF_ERROR(scaled_input_.CopyFrom(*host));

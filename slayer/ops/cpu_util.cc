@@ -180,36 +180,10 @@ inline Lanes Fnma(Lanes a, Lanes b, Lanes c) { return {_mm256_fnmadd_ps(a.v, b.v
 
 // rows[i][t0, t0+8) for i < 8 -> tile[t * 8 + i], and back.
 inline void TransposeIn(const float* x, int64_t stride, float* tile) {
-  __m256 r0 = _mm256_loadu_ps(x), r1 = _mm256_loadu_ps(x + stride),
-         r2 = _mm256_loadu_ps(x + 2 * stride), r3 = _mm256_loadu_ps(x + 3 * stride),
-         r4 = _mm256_loadu_ps(x + 4 * stride), r5 = _mm256_loadu_ps(x + 5 * stride),
-         r6 = _mm256_loadu_ps(x + 6 * stride), r7 = _mm256_loadu_ps(x + 7 * stride);
-  const __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1),
-               t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3),
-               t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5),
-               t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-  const __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)),
-               s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2)),
-               s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)),
-               s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2)),
-               s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)),
-               s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2)),
-               s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)),
-               s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-  _mm256_storeu_ps(tile, _mm256_permute2f128_ps(s0, s4, 0x20));
-  _mm256_storeu_ps(tile + 8, _mm256_permute2f128_ps(s1, s5, 0x20));
-  _mm256_storeu_ps(tile + 16, _mm256_permute2f128_ps(s2, s6, 0x20));
-  _mm256_storeu_ps(tile + 24, _mm256_permute2f128_ps(s3, s7, 0x20));
-  _mm256_storeu_ps(tile + 32, _mm256_permute2f128_ps(s0, s4, 0x31));
-  _mm256_storeu_ps(tile + 40, _mm256_permute2f128_ps(s1, s5, 0x31));
-  _mm256_storeu_ps(tile + 48, _mm256_permute2f128_ps(s2, s6, 0x31));
-  _mm256_storeu_ps(tile + 56, _mm256_permute2f128_ps(s3, s7, 0x31));
+  Transpose8x8(x, stride, tile, 8);
 }
-// An 8x8 transpose is its own inverse.
 inline void TransposeOut(const float* tile, float* x, int64_t stride) {
-  alignas(32) float rows[64];
-  TransposeIn(tile, 8, rows);
-  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(x + i * stride, _mm256_load_ps(rows + 8 * i));
+  Transpose8x8(tile, 8, x, stride);
 }
 constexpr bool kTiles = true;
 #else

@@ -1,6 +1,7 @@
 #include "slayer/ops/dense.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -59,17 +60,70 @@ int64_t NumBlocks(int64_t rows, int64_t parts, int64_t min_rows) {
 
 int Threads() { return ThreadPool::Default().num_threads(); }
 
+}  // namespace
+
+struct DenseEvents::Impl {
+  const float* data = nullptr;  // the x described, by storage and shape
+  Shape shape;
+  bool sparse = false;  // false: too dense, `samples` unused
+  std::vector<internal::EventRows> samples;
+};
+
+DenseEvents::DenseEvents() : impl_(new Impl) {}
+DenseEvents::~DenseEvents() = default;
+
+namespace {
+
 // Dense-layer inputs are spike trains, mostly zeros: below EventThreshold
 // the event-driven kernels (work ~ nonzeros x O) beat the GEMM (I x T x O).
-// Both compute the same sums up to rounding.
-bool UseEvents(const float* x, int64_t n, int64_t outputs) {
-  return internal::MostlyZeros(x, n, internal::EventThreshold(outputs));
+// Both compute the same sums up to rounding. Records x's nonzeros per sample
+// (samples in parallel) and returns whether they are few enough; a shared
+// count stops the scan once the threshold is certainly passed, so the answer
+// depends only on the total.
+bool RecordEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e) {
+  e->data = x.data();
+  e->shape = x.shape();
+  if (static_cast<int64_t>(e->samples.size()) < g.batch) e->samples.resize(g.batch);
+  const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
+  std::atomic<int64_t> total{0};
+  const float* xs = x.data();
+  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      internal::EventRows& rows = e->samples[n];
+      rows.Clear();
+      const float* xn = xs + n * g.inputs * g.steps;
+      int64_t counted = 0;
+      for (int64_t i = 0; i < g.inputs; ++i) {
+        rows.AddRow(xn + i * g.steps, g.steps);
+        if ((i & 63) == 63 || i + 1 == g.inputs) {
+          const int64_t seen = total.fetch_add(rows.size() - counted) + rows.size() - counted;
+          counted = rows.size();
+          if (static_cast<double>(seen) >= budget) return;
+        }
+      }
+    }
+  });
+  e->sparse = static_cast<double>(total.load()) < budget;
+  return e->sparse;
+}
+
+// The events of x: `cached` when it describes x, else recorded in a
+// per-thread instance.
+const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
+                                   DenseEvents* cached) {
+  if (cached != nullptr && cached->impl().data == x.data() && cached->impl().shape == x.shape()) {
+    return cached->impl();
+  }
+  thread_local DenseEvents local;
+  RecordEvents(g, x, &local.impl());
+  return local.impl();
 }
 
 // Y[n] = W X[n] for sparse X: every nonzero x[i, t] adds x * W[:, i] to
 // column t of Y. Per (sample, panel of 32 outputs) the column block of Y
 // accumulates as rows of a T x 32 buffer (in L1), transposed into Y at the end.
-void SparseForward(const DenseGeometry& g, const float* xs, const float* ws, float* ys) {
+void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
+                   float* ys) {
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
   float* packed = internal::Scratch(internal::kScratchCaller, panels * g.inputs * kPanel);
@@ -83,10 +137,7 @@ void SparseForward(const DenseGeometry& g, const float* xs, const float* ws, flo
       const int64_t p0 = (task % runs) * per_run;
       const int64_t p1 = std::min(panels, p0 + per_run);
       if (p1 <= p0) continue;
-      internal::EventRows& events = internal::ThreadEventRows();
-      events.Clear();
-      const float* xn = xs + n * g.inputs * g.steps;
-      for (int64_t i = 0; i < g.inputs; ++i) events.AddRow(xn + i * g.steps, g.steps);
+      const internal::EventRows& events = e.samples[n];
       float* yn = ys + n * g.outputs * g.steps;
       float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
       for (int64_t p = p0; p < p1; ++p) {
@@ -107,7 +158,7 @@ void SparseForward(const DenseGeometry& g, const float* xs, const float* ws, flo
 // adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own blocks of inputs
 // and sum the samples in order (no reduction across threads); per panel of
 // 32 outputs the accumulator of one input stays in registers.
-void SparseWeightGradient(const DenseGeometry& g, const float* xs, const float* gys,
+void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, const float* gys,
                           float* gws) {
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
@@ -128,16 +179,12 @@ void SparseWeightGradient(const DenseGeometry& g, const float* xs, const float* 
       // acc[p][r][k] = grad_W[p*32 + k][i0 + r]
       float* acc = internal::Scratch(internal::kScratchA, panels * rows * kPanel);
       std::fill(acc, acc + panels * rows * kPanel, 0.0f);
-      internal::EventRows& events = internal::ThreadEventRows();
       for (int64_t n = 0; n < g.batch; ++n) {
-        events.Clear();
-        for (int64_t r = 0; r < rows; ++r) {
-          events.AddRow(xs + (n * g.inputs + i0 + r) * g.steps, g.steps);
-        }
+        const internal::EventRows& events = e.samples[n];
         for (int64_t p = 0; p < panels; ++p) {
           const float* panel = packed + (n * panels + p) * panel_size;
           for (int64_t r = 0; r < rows; ++r) {
-            internal::GatherPanel(events.begin(r), events.end(r), panel, 0,
+            internal::GatherPanel(events.begin(i0 + r), events.end(i0 + r), panel, 0,
                                   acc + (p * rows + r) * kPanel);
           }
         }
@@ -181,9 +228,37 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
   return DenseBackwardDispatch()(x.device(), x, w, grad_y, grad_x, grad_w);
 }
 
+// The events are a host-side shortcut: the host implementation takes them
+// when it is the one registered for the host; other devices dispatch as usual.
+absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events) {
+  if (events == nullptr || !x.is_cpu() ||
+      DenseForwardDispatch().Lookup(Device::kCpu) != static_cast<DenseForwardFn>(&cpu::DenseForward)) {
+    return DenseForward(x, w, y);
+  }
+  return cpu::DenseForward(x, w, y, events);
+}
+
+absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                           Tensor* grad_x, Tensor* grad_w, DenseEvents* events) {
+  if (events == nullptr || !x.is_cpu() ||
+      DenseBackwardDispatch().Lookup(Device::kCpu) != static_cast<DenseBackwardFn>(&cpu::DenseBackward)) {
+    return DenseBackward(x, w, grad_y, grad_x, grad_w);
+  }
+  return cpu::DenseBackward(x, w, grad_y, grad_x, grad_w, events);
+}
+
 namespace cpu {
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y) {
+  return DenseForward(x, w, y, nullptr);
+}
+
+absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                           Tensor* grad_x, Tensor* grad_w) {
+  return DenseBackward(x, w, grad_y, grad_x, grad_w, nullptr);
+}
+
+absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events) {
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(y, "DenseForward", "y"));
   SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckDenseArgs("DenseForward", x, w));
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseForward: x", &x}}));
@@ -193,8 +268,10 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y) {
     y->SetZero();
     return absl::OkStatus();
   }
-  if (UseEvents(x.data(), x.numel(), g.outputs)) {
-    SparseForward(g, x.data(), w.data(), y->data());
+  thread_local DenseEvents local;
+  DenseEvents::Impl& e = events != nullptr ? events->impl() : local.impl();
+  if (RecordEvents(g, x, &e)) {
+    SparseForward(g, e, w.data(), y->data());
     return absl::OkStatus();
   }
   // One GEMM per task, Y[n] (O x T) = W (O x I) * X[n] (I x T); with fewer
@@ -219,7 +296,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y) {
 }
 
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
-                           Tensor* grad_x, Tensor* grad_w) {
+                           Tensor* grad_x, Tensor* grad_w, DenseEvents* events) {
   SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckBackwardArgs("DenseBackward", x, w, grad_y));
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseBackward: x", &x}}));
   const ConstMap weight(w.data(), g.outputs, g.inputs);
@@ -251,8 +328,10 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
     SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
     if (g.batch == 0 || g.steps == 0) {
       grad_w->SetZero();
-    } else if (grad_w->numel() > 0 && UseEvents(xs, x.numel(), g.outputs)) {
-      SparseWeightGradient(g, xs, gys, grad_w->data());
+    } else if (const DenseEvents::Impl* e = grad_w->numel() > 0 ? &EventsFor(g, x, events)
+                                                                : nullptr;
+               e != nullptr && e->sparse) {
+      SparseWeightGradient(g, *e, gys, grad_w->data());
     } else if (grad_w->numel() > 0) {
       // grad_W = sum_n grad_Y[n] (O x T) * X[n]^T (T x I); threads own
       // disjoint row blocks of grad_W, so the sum needs no reduction and is

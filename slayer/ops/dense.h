@@ -5,8 +5,14 @@
 //
 //   SLAYER_RETURN_IF_ERROR(DenseForward(x, w, &y));
 //   SLAYER_RETURN_IF_ERROR(DenseBackward(x, w, grad_y, &grad_x, &grad_w));
+//
+// A layer that runs both passes on the same x passes a DenseEvents: the
+// forward pass records x's nonzeros there and the backward pass reuses them
+// instead of scanning x again (host tensors; ignored on a device).
 #ifndef SLAYER_OPS_DENSE_H_
 #define SLAYER_OPS_DENSE_H_
+
+#include <memory>
 
 #include "absl/status/status.h"
 #include "slayer/core/tensor.h"
@@ -15,12 +21,35 @@
 namespace slayer {
 namespace ops {
 
+// The nonzeros of one x, per sample and input row, or a note that x was too
+// dense for the event-driven kernels. Reused across calls: steady-state
+// steps allocate nothing.
+class DenseEvents {
+ public:
+  DenseEvents();
+  ~DenseEvents();
+  DenseEvents(const DenseEvents&) = delete;
+  DenseEvents& operator=(const DenseEvents&) = delete;
+  struct Impl;
+  Impl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
+// The same, recording x's events in `events` for DenseBackward. x must not
+// change until that DenseBackward.
+absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events);
 // grad_x (resized to x's shape) may be null to skip it; grad_w (resized to
 // W's shape) is overwritten with the gradient summed over the batch, or
 // skipped when null.
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w);
+// The same with the events recorded by DenseForward on this x (checked: the
+// same storage and shape, else x is scanned again).
+absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                           Tensor* grad_x, Tensor* grad_w, DenseEvents* events);
 
 using DenseForwardFn = absl::Status (*)(const Tensor&, const Tensor&, Tensor*);
 using DenseBackwardFn = absl::Status (*)(const Tensor&, const Tensor&, const Tensor&,
@@ -32,6 +61,9 @@ namespace cpu {
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w);
+absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events);
+absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
+                           Tensor* grad_x, Tensor* grad_w, DenseEvents* events);
 }  // namespace cpu
 
 }  // namespace ops

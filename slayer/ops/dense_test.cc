@@ -126,6 +126,36 @@ TEST(DenseTest, SparseAndDenseInputsGiveTheSameSums) {
   SLAYER_EXPECT_OK(testing::ExpectClose(gw1, gw2, 1e-5, 1e-5, "grad_w"));
 }
 
+TEST(DenseTest, RecordedEventsGiveTheSameResultsAndFollowTheInput) {
+  Tensor x = testing::RandomSpikes({3, 70, 1, 1, 41}, 0.04f, 1.0f, 11);
+  Tensor w = RandomUniform({40, 70}, 12);
+  Tensor g = RandomUniform({3, 40, 1, 1, 41}, 13);
+  Tensor y1, y2, gx1, gx2, gw1, gw2;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y1));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx1, &gw1));
+  DenseEvents events;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y2, &events));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx2, &gw2, &events));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y2, y1, 0, 0, "forward"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw2, gw1, 0, 0, "grad_w"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gx2, gx1, 0, 0, "grad_x"));
+  // Events recorded for another tensor are not used: x2 is scanned afresh.
+  Tensor x2 = testing::RandomSpikes(x.shape(), 0.04f, 1.0f, 14);
+  Tensor gw3, gw4;
+  SLAYER_ASSERT_OK(DenseBackward(x2, w, g, nullptr, &gw3, &events));
+  SLAYER_ASSERT_OK(DenseBackward(x2, w, g, nullptr, &gw4));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw3, gw4, 0, 0, "grad_w of another x"));
+  // A dense x recorded as such takes the GEMM in both passes.
+  Tensor d = RandomUniform(x.shape(), 15);
+  Tensor y5, y6, gw5, gw6;
+  SLAYER_ASSERT_OK(DenseForward(d, w, &y5, &events));
+  SLAYER_ASSERT_OK(DenseBackward(d, w, g, nullptr, &gw5, &events));
+  SLAYER_ASSERT_OK(DenseForward(d, w, &y6));
+  SLAYER_ASSERT_OK(DenseBackward(d, w, g, nullptr, &gw6));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y5, y6, 0, 0, "dense forward"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw5, gw6, 0, 0, "dense grad_w"));
+}
+
 TEST(DenseTest, SteadyStateReusesOutputs) {
   Tensor x = RandomUniform({2, 8, 1, 1, 10}, 1);
   Tensor w = RandomUniform({4, 8}, 2);

@@ -45,6 +45,8 @@ class OpDispatch<absl::Status (*)(Args...)> {
   }
   void Register(Device device, Fn fn) { fns_[static_cast<int>(device)] = fn; }
   bool Has(Device device) const { return fns_[static_cast<int>(device)] != nullptr; }
+  // The registered implementation, or null.
+  Fn Lookup(Device device) const { return fns_[static_cast<int>(device)]; }
   const std::string& name() const { return name_; }
 
   absl::Status operator()(Device device, Args... args) const {

@@ -55,20 +55,30 @@ double EventThreshold(int64_t outputs) {
 void PackPanels(const float* src, int64_t rows, int64_t cols, int64_t row_stride, float* dst) {
   const int64_t panels = NumPanels(rows);
   const int64_t tiles = (cols + kPanel - 1) / kPanel;
-  // 32 x 32 tiles: both the rows read and the panel written stay in cache.
+  // 32 x 32 tiles: both the rows read and the panel written stay in cache;
+  // full 8 x 8 blocks move as register transposes.
   ParallelFor(panels * tiles, 8, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t p = task / tiles;
       const int64_t c0 = (task % tiles) * kPanel;
       const int64_t c1 = std::min(cols, c0 + kPanel);
       float* panel = dst + p * cols * kPanel;
+      int64_t c = c0;
+      if (p * kPanel + kPanel <= rows) {
+        for (; c + 8 <= c1; c += 8) {
+          for (int64_t k = 0; k < kPanel; k += 8) {
+            Transpose8x8(src + (p * kPanel + k) * row_stride + c, row_stride,
+                         panel + c * kPanel + k, kPanel);
+          }
+        }
+      }
       for (int64_t k = 0; k < kPanel; ++k) {
         const int64_t r = p * kPanel + k;
         if (r < rows) {
           const float* row = src + r * row_stride;
-          for (int64_t c = c0; c < c1; ++c) panel[c * kPanel + k] = row[c];
+          for (int64_t cc = c; cc < c1; ++cc) panel[cc * kPanel + k] = row[cc];
         } else {
-          for (int64_t c = c0; c < c1; ++c) panel[c * kPanel + k] = 0.0f;
+          for (int64_t cc = c; cc < c1; ++cc) panel[cc * kPanel + k] = 0.0f;
         }
       }
     }
@@ -80,9 +90,17 @@ void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* 
   constexpr int64_t kRows = 64;  // 8 KiB of accumulator rows
   for (int64_t j0 = 0; j0 < rows; j0 += kRows) {
     const int64_t j1 = std::min(rows, j0 + kRows);
+    int64_t j = j0;
+    if (width == kPanel) {
+      for (; j + 8 <= j1; j += 8) {
+        for (int64_t k = 0; k < kPanel; k += 8) {
+          Transpose8x8(acc + j * kPanel + k, kPanel, dst + k * dst_stride + j, dst_stride);
+        }
+      }
+    }
     for (int64_t k = 0; k < width; ++k) {
       float* d = dst + k * dst_stride;
-      for (int64_t j = j0; j < j1; ++j) d[j] = acc[j * kPanel + k];
+      for (int64_t jj = j; jj < j1; ++jj) d[jj] = acc[jj * kPanel + k];
     }
   }
 }

@@ -31,6 +31,7 @@ class EventRows {
   // Appends the nonzeros of row[0, length) as the next row (length < 2^31).
   void AddRow(const float* row, int64_t length);
   int64_t rows() const { return static_cast<int64_t>(start_.size()) - 1; }
+  int64_t size() const { return static_cast<int64_t>(events_.size()); }
   const Event* begin(int64_t r) const { return events_.data() + start_[r]; }
   const Event* end(int64_t r) const { return events_.data() + start_[r + 1]; }
 
