@@ -225,26 +225,22 @@ constexpr bool kTiles = false;
 #endif
 
 // The recursion over eight rows held as buf[t * 8 + lane], in place; `hist`
-// holds 2 * steps * 8 floats. Backward runs the same recursion from the last
-// step to the first (the correlation is the time-reversed convolution).
+// holds steps * 8 floats (h = B + taps * A per step, for the truncation).
+// Backward runs the same recursion from the last step to the first (the
+// correlation is the time-reversed convolution). B's update is written
+// r B + (r A) so that each of A and B carries a single FMA from step to step.
 void AlphaLanes(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                 float* hist) {
   const Lanes r = Splat(a.r), c = Splat(a.c), r_taps = Splat(a.r_taps),
               taps = Splat(static_cast<float>(a.taps));
-  float* ha = hist;
-  float* hb = hist + steps * 8;
   Lanes acc_a = Splat(0.0f), acc_b = Splat(0.0f);
   for (int64_t i = 0; i < steps; ++i) {
     const int64_t t = backward ? steps - 1 - i : i;
-    acc_b = Mul(r, Add(acc_b, acc_a));
+    acc_b = Fma(r, acc_b, Mul(r, acc_a));
     acc_a = Fma(r, acc_a, Load(buf + t * 8));
-    Store(ha + i * 8, acc_a);
-    Store(hb + i * 8, acc_b);
+    Store(hist + i * 8, Fma(taps, acc_a, acc_b));
     Lanes y = acc_b;
-    if (i >= a.taps) {
-      const int64_t old = (i - a.taps) * 8;
-      y = Fnma(r_taps, Fma(taps, Load(ha + old), Load(hb + old)), acc_b);
-    }
+    if (i >= a.taps) y = Fnma(r_taps, Load(hist + (i - a.taps) * 8), acc_b);
     Store(buf + t * 8, Mul(c, y));
   }
 }
@@ -289,7 +285,7 @@ void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backwar
     return;
   }
   const int64_t steps = steps_;
-  float* buf = Scratch(kScratchFilter, 3 * steps * 8);
+  float* buf = Scratch(kScratchFilter, 2 * steps * 8);
   float* hist = buf + steps * 8;
   for (int64_t r0 = 0; r0 < rows; r0 += 8) {
     const int64_t lanes = std::min<int64_t>(8, rows - r0);
