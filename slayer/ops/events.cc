@@ -105,52 +105,6 @@ void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* 
   }
 }
 
-void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
-                  int64_t offset) {
-#if defined(__AVX2__) && defined(__FMA__)
-  // The panel stays in registers across the events.
-  const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8),
-               w2 = _mm256_loadu_ps(w + 16), w3 = _mm256_loadu_ps(w + 24);
-  for (const Event* e = first; e != last; ++e) {
-    const __m256 v = _mm256_set1_ps(e->value);
-    float* a = acc + (e->index + offset) * kPanel;
-    _mm256_storeu_ps(a, _mm256_fmadd_ps(v, w0, _mm256_loadu_ps(a)));
-    _mm256_storeu_ps(a + 8, _mm256_fmadd_ps(v, w1, _mm256_loadu_ps(a + 8)));
-    _mm256_storeu_ps(a + 16, _mm256_fmadd_ps(v, w2, _mm256_loadu_ps(a + 16)));
-    _mm256_storeu_ps(a + 24, _mm256_fmadd_ps(v, w3, _mm256_loadu_ps(a + 24)));
-  }
-#else
-  for (const Event* e = first; e != last; ++e) {
-    AddScaled(e->value, w, acc + (e->index + offset) * kPanel, kPanel);
-  }
-#endif
-}
-
-void GatherPanel(const Event* first, const Event* last, const float* g, int64_t offset,
-                 float* acc) {
-#if defined(__AVX2__) && defined(__FMA__)
-  // The accumulator stays in registers across the events.
-  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8),
-         a2 = _mm256_loadu_ps(acc + 16), a3 = _mm256_loadu_ps(acc + 24);
-  for (const Event* e = first; e != last; ++e) {
-    const __m256 v = _mm256_set1_ps(e->value);
-    const float* row = g + (e->index + offset) * kPanel;
-    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row), a0);
-    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 8), a1);
-    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 16), a2);
-    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 24), a3);
-  }
-  _mm256_storeu_ps(acc, a0);
-  _mm256_storeu_ps(acc + 8, a1);
-  _mm256_storeu_ps(acc + 16, a2);
-  _mm256_storeu_ps(acc + 24, a3);
-#else
-  for (const Event* e = first; e != last; ++e) {
-    AddScaled(e->value, g + (e->index + offset) * kPanel, acc, kPanel);
-  }
-#endif
-}
-
 }  // namespace internal
 }  // namespace ops
 }  // namespace slayer

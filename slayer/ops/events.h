@@ -11,8 +11,13 @@
 #ifndef SLAYER_OPS_EVENTS_H_
 #define SLAYER_OPS_EVENTS_H_
 
+#include <cmath>
 #include <cstdint>
 #include <vector>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 namespace slayer {
 namespace ops {
@@ -68,14 +73,60 @@ void PackPanels(const float* src, int64_t rows, int64_t cols, int64_t row_stride
 void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* dst,
                           int64_t dst_stride);
 
+// y[k] += a * x[k] for k < 32 (the builds without AVX2).
+inline void AddScaledPanel(float a, const float* x, float* y, int64_t n) {
+  for (int64_t k = 0; k < n; ++k) y[k] = std::fma(a, x[k], y[k]);
+}
+
 // acc[(e.index + offset) * 32 + k] += e.value * w[k] for k < 32 and every
-// event in [first, last).
-void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
-                  int64_t offset);
+// event in [first, last). Inline: called once per (panel, input row).
+inline void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
+                         int64_t offset) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // The panel stays in registers across the events.
+  const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8),
+               w2 = _mm256_loadu_ps(w + 16), w3 = _mm256_loadu_ps(w + 24);
+  for (const Event* e = first; e != last; ++e) {
+    const __m256 v = _mm256_set1_ps(e->value);
+    float* a = acc + (e->index + offset) * kPanel;
+    _mm256_storeu_ps(a, _mm256_fmadd_ps(v, w0, _mm256_loadu_ps(a)));
+    _mm256_storeu_ps(a + 8, _mm256_fmadd_ps(v, w1, _mm256_loadu_ps(a + 8)));
+    _mm256_storeu_ps(a + 16, _mm256_fmadd_ps(v, w2, _mm256_loadu_ps(a + 16)));
+    _mm256_storeu_ps(a + 24, _mm256_fmadd_ps(v, w3, _mm256_loadu_ps(a + 24)));
+  }
+#else
+  for (const Event* e = first; e != last; ++e) {
+    AddScaledPanel(e->value, w, acc + (e->index + offset) * kPanel, kPanel);
+  }
+#endif
+}
+
 // acc[k] += e.value * g[(e.index + offset) * 32 + k] for k < 32, summed over
 // the events in [first, last).
-void GatherPanel(const Event* first, const Event* last, const float* g, int64_t offset,
-                 float* acc);
+inline void GatherPanel(const Event* first, const Event* last, const float* g, int64_t offset,
+                        float* acc) {
+#if defined(__AVX2__) && defined(__FMA__)
+  // The accumulator stays in registers across the events.
+  __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8),
+         a2 = _mm256_loadu_ps(acc + 16), a3 = _mm256_loadu_ps(acc + 24);
+  for (const Event* e = first; e != last; ++e) {
+    const __m256 v = _mm256_set1_ps(e->value);
+    const float* row = g + (e->index + offset) * kPanel;
+    a0 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row), a0);
+    a1 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 8), a1);
+    a2 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 16), a2);
+    a3 = _mm256_fmadd_ps(v, _mm256_loadu_ps(row + 24), a3);
+  }
+  _mm256_storeu_ps(acc, a0);
+  _mm256_storeu_ps(acc + 8, a1);
+  _mm256_storeu_ps(acc + 16, a2);
+  _mm256_storeu_ps(acc + 24, a3);
+#else
+  for (const Event* e = first; e != last; ++e) {
+    AddScaledPanel(e->value, g + (e->index + offset) * kPanel, acc, kPanel);
+  }
+#endif
+}
 
 }  // namespace internal
 }  // namespace ops

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "slayer/core/check.h"
 #include "slayer/core/status.h"
+#include "slayer/core/thread_pool.h"
 
 namespace slayer {
 namespace {
@@ -180,7 +181,15 @@ absl::Status Optimizer::Step() {
     std::vector<float*> state;
     for (Tensor& s : state_[i]) state.push_back(s.data());
     if (p.param->is_cpu() && p.grad->is_cpu()) {
-      Update(p.param->data(), p.grad->data(), state, p.param->numel(), t);
+      // Elementwise: chunks on the thread pool compute exactly what one
+      // pass would.
+      float* param = p.param->data();
+      const float* grad = p.grad->data();
+      ThreadPool::Default().ParallelFor(p.param->numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        std::vector<float*> chunk(state.size());
+        for (size_t k = 0; k < state.size(); ++k) chunk[k] = state[k] + b;
+        Update(param + b, grad + b, chunk, e - b, t);
+      });
       continue;
     }
     // A device tensor: update a host copy (the CPU param, if any, in place).
