@@ -45,6 +45,10 @@ class SpikingStage {
       sp.theta = Srm().theta;
       sp.tau_rho = Srm().tau_rho;
       sp.scale_rho = Srm().scale_rho;
+      if (u_.is_cpu()) {  // one pass on the host
+        return ops::cpu::SurrogatePspBackward(grad_s, u_, sp, net_->kernels().eps, net_->ts(),
+                                              grad_z);
+      }
       SLAYER_RETURN_IF_ERROR(ops::SpikeBackward(grad_s, u_, sp, &grad_u_));
       g = &grad_u_;
     }

@@ -63,6 +63,21 @@ int64_t NextCrossing(const float* u, int64_t begin, int64_t end, float theta) {
   return end;
 }
 
+// out[i] = g[i] * rho(u[i]) for i < n: the surrogate derivative of SPEC §4,
+// rho(u) = scale_rho / (tau_rho theta) * exp(-|u - theta| / (tau_rho theta)).
+// out may alias g.
+void Surrogate(const SurrogateParams& params, const float* g, const float* u, int64_t n,
+               float* out) {
+  const float width = params.tau_rho * params.theta;
+  const float height = params.scale_rho / width;
+  const float inv_width = 1.0f / width;
+  const float theta = params.theta;
+  Eigen::Map<const Eigen::ArrayXf> gm(g, n);
+  Eigen::Map<const Eigen::ArrayXf> v(u, n);
+  Eigen::Map<Eigen::ArrayXf> o(out, n);
+  o = gm * (height * (-(v - theta).abs() * inv_width).exp());
+}
+
 }  // namespace
 
 OpDispatch<SpikeForwardFn>& SpikeForwardDispatch() {
@@ -133,20 +148,44 @@ absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_u, u.shape(), Device::kCpu));
   const int64_t n = u.numel();
   if (n == 0) return absl::OkStatus();
-  const float width = params.tau_rho * params.theta;
-  const float height = params.scale_rho / width;
-  const float inv_width = 1.0f / width;
-  const float theta = params.theta;
   const float* gs = grad_s.data();
   const float* pot = u.data();
   float* gu = grad_u->data();
   internal::ParallelFor(n, 1 << 14, [&](int64_t begin, int64_t end) {
-    const int64_t len = end - begin;
-    Eigen::Map<const Eigen::ArrayXf> g(gs + begin, len);
-    Eigen::Map<const Eigen::ArrayXf> v(pot + begin, len);
-    Eigen::Map<Eigen::ArrayXf> out(gu + begin, len);
     // grad_u may alias grad_s: every element is read before it is written.
-    out = g * (height * (-(v - theta).abs() * inv_width).exp());
+    Surrogate(params, gs + begin, pot + begin, end - begin, gu + begin);
+  });
+  return absl::OkStatus();
+}
+
+absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
+                                  const SurrogateParams& params, absl::Span<const float> kernel,
+                                  float ts, Tensor* grad_z) {
+  SLAYER_RETURN_IF_ERROR(
+      CheckBackwardArgs("SurrogatePspBackward", grad_s, u, params, grad_z));
+  SLAYER_RETURN_IF_ERROR(internal::CheckTs(ts, "SurrogatePspBackward"));
+  SLAYER_RETURN_IF_ERROR(
+      internal::CheckMinRank(u, 1, "SurrogatePspBackward", "u", "[..., T] (time innermost)"));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"SurrogatePspBackward: u", &u}}));
+  SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, u.shape(), Device::kCpu));
+  if (u.numel() == 0) return absl::OkStatus();
+  const int64_t steps = u.dim(-1);
+  const int64_t rows = u.numel() / steps;
+  const internal::TemporalFilter filter(kernel, ts, steps);
+  const float* gs = grad_s.data();
+  const float* pot = u.data();
+  float* gz = grad_z->data();
+  // Tasks own blocks of eight rows (the psp recursion's lane count); the
+  // surrogate of a block goes to per-thread scratch, then through the filter.
+  const int64_t blocks = (rows + 7) / 8;
+  internal::ParallelFor(blocks, std::max<int64_t>(1, 2048 / steps), [&](int64_t b0, int64_t b1) {
+    float* g = internal::Scratch(internal::kScratchB, 8 * steps);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * 8;
+      const int64_t n = std::min<int64_t>(8, rows - r0);
+      Surrogate(params, gs + r0 * steps, pot + r0 * steps, n * steps, g);
+      filter.BackwardRows(g, n, gz + r0 * steps);
+    }
   });
   return absl::OkStatus();
 }

@@ -46,6 +46,13 @@ absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, fl
                           Tensor* s);
 absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
                            const SurrogateParams& params, Tensor* grad_u);
+// A spiking stage's whole backward on the host in one pass:
+//   grad_z = PspBackward(SpikeBackward(grad_s, u), kernel, ts)
+// with the surrogate applied as rows enter the psp filter (grad_u is never
+// stored). The same values as the two ops to float rounding.
+absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
+                                  const SurrogateParams& params, absl::Span<const float> kernel,
+                                  float ts, Tensor* grad_z);
 }  // namespace cpu
 
 }  // namespace ops

@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/psp.h"
 #include "slayer/ops/srm_kernel.h"
 #include "slayer/ops/status_testing.h"
 #include "slayer/ops/test_util.h"
@@ -120,6 +121,33 @@ TEST(SpikeTest, BadArgumentsAreInvalidArgument) {
   s = SpikeBackward(u, u, bad, &out);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(s.message()), HasSubstr("tau_rho"));
+}
+
+TEST(SpikeTest, FusedSurrogatePspBackwardEqualsTheTwoOps) {
+  // Rows in full and partial blocks of eight, an SRM kernel (the recursion)
+  // and a short arbitrary one (tap by tap).
+  SurrogateParams sp;
+  sp.theta = 10.0f;
+  sp.tau_rho = 0.5f;
+  sp.scale_rho = 1.5f;
+  const std::vector<std::vector<float>> kernels = {AlphaKernel(5.0f, 1.0f, 1.0f, 0.01f, 1000),
+                                                   {0.0f, 0.5f, 0.25f}};
+  for (const std::vector<float>& eps : kernels) {
+    Tensor u = testing::RandomUniform({3, 7, 1, 1, 53}, 31);
+    for (float& v : u.span()) v = 30.0f * v - 5.0f;
+    Tensor gs = testing::RandomUniform(u.shape(), 32);
+    Tensor gu, expected, fused;
+    SLAYER_ASSERT_OK(cpu::SpikeBackward(gs, u, sp, &gu));
+    SLAYER_ASSERT_OK(cpu::PspBackward(gu, eps, 1.0f, &expected));
+    SLAYER_ASSERT_OK(cpu::SurrogatePspBackward(gs, u, sp, eps, 1.0f, &fused));
+    SLAYER_EXPECT_OK(testing::ExpectClose(fused, expected, 1e-6, 1e-6, "fused"));
+  }
+  Tensor u = Tensor::Zeros({2, 5});
+  Tensor out;
+  EXPECT_EQ(cpu::SurrogatePspBackward(Tensor::Zeros({2, 4}), u, sp, {0, 1}, 1.0f, &out).code(),
+            absl::StatusCode::kInvalidArgument);  // grad_s shape
+  EXPECT_EQ(cpu::SurrogatePspBackward(u, u, sp, {0, 1}, 0.0f, &out).code(),
+            absl::StatusCode::kInvalidArgument);  // ts
 }
 
 }  // namespace
