@@ -1,5 +1,6 @@
 #include "slayer/core/tensor.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -37,6 +38,12 @@ DeviceBackend* GetDeviceBackend(Device device) {
   return g_backends[static_cast<int>(device)];
 }
 
+namespace {
+std::atomic<int64_t> g_host_allocations{0};
+}  // namespace
+
+int64_t Storage::HostAllocations() { return g_host_allocations.load(std::memory_order_relaxed); }
+
 absl::StatusOr<std::shared_ptr<Storage>> Storage::Allocate(size_t bytes,
                                                            Device device) {
   // Round up so that aligned_alloc's size contract holds and so that
@@ -45,6 +52,7 @@ absl::StatusOr<std::shared_ptr<Storage>> Storage::Allocate(size_t bytes,
   if (padded == 0) padded = kAlignment;
   void* data = nullptr;
   if (device == Device::kCpu) {
+    g_host_allocations.fetch_add(1, std::memory_order_relaxed);
     data = std::aligned_alloc(kAlignment, padded);
     if (data == nullptr) {
       return absl::ResourceExhaustedError(

@@ -51,6 +51,9 @@ class Storage {
   static constexpr size_t kAlignment = 64;
   static absl::StatusOr<std::shared_ptr<Storage>> Allocate(size_t bytes,
                                                            Device device);
+  // Host storages allocated so far by this process (a steady-state training
+  // step allocates none; tests and benchmarks check the difference).
+  static int64_t HostAllocations();
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
