@@ -28,6 +28,9 @@ class ScopedFlushDenormals {
   static constexpr unsigned kFtz = 1u << 15;
   static constexpr unsigned kDaz = 1u << 6;
   unsigned saved_;
+#else
+  ScopedFlushDenormals() {}  // no SSE control register to set
+  ~ScopedFlushDenormals() {}
 #endif
 };
 

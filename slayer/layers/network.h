@@ -70,7 +70,9 @@ class Network {
   Device device() const { return device_; }
 
   // input: [N, C, H, W, T] of 0/1 (or counts) at the data boundary; scaled
-  // to amplitude 1/Ts inside. `step` seeds dropout masks reproducibly.
+  // to amplitude 1/Ts inside (with Ts = 1 ms it is used as it is, not
+  // copied: keep it unchanged until Backward). `step` seeds dropout masks
+  // reproducibly.
   absl::Status Forward(const Tensor& input, bool training, uint64_t step = 0);
   // grad_output: dLoss/d(output spikes), shaped like output(). Overwrites
   // every parameter's grad.

@@ -173,7 +173,6 @@ struct Lanes {
 inline Lanes Load(const float* p) { return {_mm256_loadu_ps(p)}; }
 inline void Store(float* p, Lanes a) { _mm256_storeu_ps(p, a.v); }
 inline Lanes Splat(float x) { return {_mm256_set1_ps(x)}; }
-inline Lanes Add(Lanes a, Lanes b) { return {_mm256_add_ps(a.v, b.v)}; }
 inline Lanes Mul(Lanes a, Lanes b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline Lanes Fma(Lanes a, Lanes b, Lanes c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
 inline Lanes Fnma(Lanes a, Lanes b, Lanes c) { return {_mm256_fnmadd_ps(a.v, b.v, c.v)}; }
@@ -201,10 +200,6 @@ inline void Store(float* p, Lanes a) {
 inline Lanes Splat(float x) {
   Lanes a;
   for (float& v : a.v) v = x;
-  return a;
-}
-inline Lanes Add(Lanes a, Lanes b) {
-  for (int i = 0; i < 8; ++i) a.v[i] += b.v[i];
   return a;
 }
 inline Lanes Mul(Lanes a, Lanes b) {

@@ -231,8 +231,8 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
 // The events are a host-side shortcut: the host implementation takes them
 // when it is the one registered for the host; other devices dispatch as usual.
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events) {
-  if (events == nullptr || !x.is_cpu() ||
-      DenseForwardDispatch().Lookup(Device::kCpu) != static_cast<DenseForwardFn>(&cpu::DenseForward)) {
+  const DenseForwardFn host = &cpu::DenseForward;
+  if (events == nullptr || !x.is_cpu() || DenseForwardDispatch().Lookup(Device::kCpu) != host) {
     return DenseForward(x, w, y);
   }
   return cpu::DenseForward(x, w, y, events);
@@ -240,8 +240,8 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
 
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w, DenseEvents* events) {
-  if (events == nullptr || !x.is_cpu() ||
-      DenseBackwardDispatch().Lookup(Device::kCpu) != static_cast<DenseBackwardFn>(&cpu::DenseBackward)) {
+  const DenseBackwardFn host = &cpu::DenseBackward;
+  if (events == nullptr || !x.is_cpu() || DenseBackwardDispatch().Lookup(Device::kCpu) != host) {
     return DenseBackward(x, w, grad_y, grad_x, grad_w);
   }
   return cpu::DenseBackward(x, w, grad_y, grad_x, grad_w, events);
