@@ -12,8 +12,8 @@
 namespace slayer {
 namespace {
 
-// Flush-to-zero and denormals-are-zero for the lifetime of the object (the
-// previous mode comes back after). A float below 2^-126 (~1.2e-38) then
+// Flush-to-zero and denormals-are-zero (x86 SSE control bits) for the
+// lifetime of the object (the previous mode comes back after). A float below 2^-126 (~1.2e-38) then
 // counts as zero: far below anything a gradient or potential means, and
 // arithmetic on such values no longer drops into microcode (about 100x
 // slower per operation; surrogate gradients of very negative potentials,
@@ -21,8 +21,11 @@ namespace {
 class ScopedFlushDenormals {
  public:
 #if defined(__SSE__)
-  ScopedFlushDenormals() : saved_(_mm_getcsr()) { _mm_setcsr(saved_ | kFtz | kDaz); }
-  ~ScopedFlushDenormals() { _mm_setcsr(saved_); }
+  ScopedFlushDenormals() : saved_(_mm_getcsr() & (kFtz | kDaz)) {
+    _mm_setcsr(_mm_getcsr() | kFtz | kDaz);
+  }
+  // Only the two mode bits go back: exception flags raised meanwhile stay.
+  ~ScopedFlushDenormals() { _mm_setcsr((_mm_getcsr() & ~(kFtz | kDaz)) | saved_); }
 
  private:
   static constexpr unsigned kFtz = 1u << 15;

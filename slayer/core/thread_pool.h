@@ -29,9 +29,9 @@ class ThreadPool {
 
   // Calls fn(begin, end) on disjoint chunks covering [0, n), each at least
   // `grain` long (but the last), and returns when all are done. Nested calls
-  // from inside a chunk run inline. Chunks run with denormal floats flushed
-  // to zero (FTZ/DAZ; the caller's mode is restored on return), so results
-  // below ~1.2e-38 are zero on every thread count.
+  // from inside a chunk run inline. On x86, chunks run with denormal floats
+  // flushed to zero (FTZ/DAZ; the caller's mode is restored on return), so
+  // results below ~1.2e-38 are zero on every thread count.
   void ParallelFor(int64_t n, int64_t grain,
                    const std::function<void(int64_t, int64_t)>& fn);
 

@@ -45,7 +45,10 @@ class SpikingStage {
       sp.theta = Srm().theta;
       sp.tau_rho = Srm().tau_rho;
       sp.scale_rho = Srm().scale_rho;
-      if (u_.is_cpu()) {  // one pass on the host
+      const ops::SpikeBackwardFn spike_host = &ops::cpu::SpikeBackward;
+      const ops::PspFn psp_host = &ops::cpu::PspBackward;
+      if (u_.is_cpu() && ops::SpikeBackwardDispatch().Lookup(Device::kCpu) == spike_host &&
+          ops::PspBackwardDispatch().Lookup(Device::kCpu) == psp_host) {  // one pass
         return ops::cpu::SurrogatePspBackward(grad_s, u_, sp, net_->kernels().eps, net_->ts(),
                                               grad_z);
       }
@@ -181,6 +184,9 @@ class DropoutLayer : public Layer {
       output_ = in;
       return absl::OkStatus();
     }
+    // The output must be the layer's own: after an inactive step it was the
+    // input itself (with Ts = 1 possibly the caller's tensor).
+    if (output_.SharesStorageWith(in)) output_ = Tensor();
     Rng rng = Rng(seed_).Stream(step_);
     Tensor host_mask;
     SLAYER_RETURN_IF_ERROR(ops::MakeDropoutMask(in.shape(), p_, rng, &host_mask));

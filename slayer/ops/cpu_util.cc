@@ -146,18 +146,19 @@ std::optional<AlphaRecursion> FitAlphaRecursion(absl::Span<const float> f) {
     den += g * g;
     largest = std::max(largest, std::abs(static_cast<double>(f[k])));
   }
-  const double c = num / den;
+  // The recursion runs with float r and c: check the kernel those give.
+  AlphaRecursion a;
+  a.r = static_cast<float>(r);
+  a.c = static_cast<float>(num / den);
+  a.r_taps = static_cast<float>(std::pow(static_cast<double>(a.r), static_cast<double>(taps)));
+  a.taps = taps;
   rk = 1.0;
-  for (int64_t k = 0; k < taps; ++k, rk *= r) {
-    if (!(std::abs(f[k] - c * static_cast<double>(k) * rk) <= 2e-6 * largest)) {
+  for (int64_t k = 0; k < taps; ++k, rk *= a.r) {
+    if (!(std::abs(f[k] - static_cast<double>(a.c) * static_cast<double>(k) * rk) <=
+          2e-6 * largest)) {
       return std::nullopt;
     }
   }
-  AlphaRecursion a;
-  a.r = static_cast<float>(r);
-  a.c = static_cast<float>(c);
-  a.r_taps = static_cast<float>(std::pow(r, static_cast<double>(taps)));
-  a.taps = taps;
   return a;
 }
 

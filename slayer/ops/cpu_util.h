@@ -44,7 +44,7 @@ void Scale(float a, const float* x, float* y, int64_t n);
 int64_t CountNonzeros(const float* p, int64_t n);
 
 // Calls fn(i, p[i]) for every nonzero entry of p[0, n) in increasing i.
-// Spike trains are mostly zeros; the scan skips eight zeros at a time.
+// Spike trains are mostly zeros; the scan skips 32 zeros at a time (AVX2).
 template <typename Fn>
 void ForEachNonzero(const float* p, int64_t n, Fn&& fn);
 

@@ -63,8 +63,9 @@ int Threads() { return ThreadPool::Default().num_threads(); }
 }  // namespace
 
 struct DenseEvents::Impl {
-  const float* data = nullptr;  // the x described, by storage and shape
-  Shape shape;
+  // The x described (held, so that its storage cannot be freed and another
+  // tensor take its place); empty for per-call instances.
+  Tensor source;
   bool sparse = false;  // false: too dense, `samples` unused
   std::vector<internal::EventRows> samples;
 };
@@ -80,9 +81,8 @@ namespace {
 // (samples in parallel) and returns whether they are few enough; a shared
 // count stops the scan once the threshold is certainly passed, so the answer
 // depends only on the total.
-bool RecordEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e) {
-  e->data = x.data();
-  e->shape = x.shape();
+bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
+  e->source = keep ? x : Tensor();
   if (static_cast<int64_t>(e->samples.size()) < g.batch) e->samples.resize(g.batch);
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   std::atomic<int64_t> total{0};
@@ -111,11 +111,14 @@ bool RecordEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e)
 // per-thread instance.
 const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
                                    DenseEvents* cached) {
-  if (cached != nullptr && cached->impl().data == x.data() && cached->impl().shape == x.shape()) {
-    return cached->impl();
+  if (cached != nullptr) {
+    const Tensor& source = cached->impl().source;
+    if (source.SharesStorageWith(x) && source.data() == x.data() && source.shape() == x.shape()) {
+      return cached->impl();
+    }
   }
   thread_local DenseEvents local;
-  RecordEvents(g, x, &local.impl());
+  RecordEvents(g, x, /*keep=*/false, &local.impl());
   return local.impl();
 }
 
@@ -270,7 +273,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
   }
   thread_local DenseEvents local;
   DenseEvents::Impl& e = events != nullptr ? events->impl() : local.impl();
-  if (RecordEvents(g, x, &e)) {
+  if (RecordEvents(g, x, /*keep=*/events != nullptr, &e)) {
     SparseForward(g, e, w.data(), y->data());
     return absl::OkStatus();
   }

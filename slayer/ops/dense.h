@@ -38,8 +38,9 @@ class DenseEvents {
 };
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
-// The same, recording x's events in `events` for DenseBackward. x must not
-// change until that DenseBackward.
+// The same, recording x's events in `events` for DenseBackward (`events`
+// holds a reference to x's storage until the next record). x's values must
+// not change until that DenseBackward.
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEvents* events);
 // grad_x (resized to x's shape) may be null to skip it; grad_w (resized to
 // W's shape) is overwritten with the gradient summed over the batch, or
@@ -47,7 +48,8 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w);
 // The same with the events recorded by DenseForward on this x (checked: the
-// same storage and shape, else x is scanned again).
+// same storage, offset and shape, else x is scanned again; values changed in
+// place in between are not detected).
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w, DenseEvents* events);
 

@@ -103,6 +103,9 @@ TEST_P(PspRecursionTest, MatchesDirectSum) {
   // One tap nudged by 1e-4: no longer an alpha kernel, correlated tap by tap.
   std::vector<float> nudged = eps;
   nudged[eps.size() / 2] *= 1.0001f;
+  std::vector<float> nudged_scaled(nudged.size());
+  for (size_t k = 0; k < nudged.size(); ++k) nudged_scaled[k] = ts * nudged[k];
+  ASSERT_FALSE(internal::FitAlphaRecursion(nudged_scaled).has_value());
   Tensor b;
   ASSERT_TRUE(PspForward(x, nudged, ts, &b).ok());
   EXPECT_TRUE(testing::ExpectClose(b, a, 1e-3, 1e-4, "tap by tap vs recursion").ok());

@@ -161,6 +161,7 @@ absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
 absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
                                   const SurrogateParams& params, absl::Span<const float> kernel,
                                   float ts, Tensor* grad_z) {
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_z, "SurrogatePspBackward", "grad_z"));
   SLAYER_RETURN_IF_ERROR(
       CheckBackwardArgs("SurrogatePspBackward", grad_s, u, params, grad_z));
   SLAYER_RETURN_IF_ERROR(internal::CheckTs(ts, "SurrogatePspBackward"));

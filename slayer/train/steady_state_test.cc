@@ -1,7 +1,7 @@
 // A training step in steady state (forward, num_spikes loss, backward, Adam)
 // allocates no host tensors and takes no page faults: every buffer is sized
-// by the first steps and reused after. Dense layers on sparse and on dense
-// input, a conv and a pool layer, on 2 threads.
+// by the first steps and reused after. Dense layers (on sparse input spikes),
+// a conv and a pool layer, on 2 threads.
 #include <sys/resource.h>
 
 #include <cstdint>
@@ -69,8 +69,8 @@ TEST_P(SteadyStateTest, NoAllocationAfterWarmUp) {
   const int64_t faults = MinorFaults();
   for (uint64_t k = 5; k < 8; ++k) step(k);
   EXPECT_EQ(Storage::HostAllocations() - tensors, 0) << "host tensors allocated per step";
-  // Per-thread event lists may still grow now and then (threads take tasks
-  // in any order, and a sample with more events than any before grows one),
+  // Event lists (per sample in dense layers, per thread in conv layers) may
+  // still grow now and then, when a sample has more spikes than any before,
   // but a buffer the size of a layer's output reallocated every step would
   // fault thousands of times (4 KiB pages).
   EXPECT_LE(MinorFaults() - faults, 64) << "page faults in three steady-state steps";
