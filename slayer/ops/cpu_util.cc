@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__AVX2__) && defined(__FMA__)
@@ -76,10 +77,19 @@ int64_t CountNonzeros(const float* p, int64_t n) {
 }
 
 float* Scratch(ScratchSlot slot, int64_t n) {
+  // 64-byte aligned whatever the thread: Eigen peels scalar iterations until
+  // a destination is aligned, and its scalar and vector exp differ in the
+  // last bit, so an alignment that varied by thread would make results vary
+  // with which thread ran a task.
+  constexpr int64_t kAlignFloats = 16;
   thread_local std::vector<float> buffers[kNumScratchSlots];
   std::vector<float>& buffer = buffers[slot];
-  if (static_cast<int64_t>(buffer.size()) < n) buffer.resize(static_cast<size_t>(n));
-  return buffer.data();
+  if (static_cast<int64_t>(buffer.size()) < n + kAlignFloats) {
+    buffer.resize(static_cast<size_t>(n + kAlignFloats));
+  }
+  const uintptr_t address = reinterpret_cast<uintptr_t>(buffer.data());
+  const uintptr_t aligned = (address + 63) & ~uintptr_t{63};
+  return buffer.data() + (aligned - address) / sizeof(float);
 }
 
 void Correlate(const float* p, const float* c, int64_t k, int64_t steps, float* out) {

@@ -59,8 +59,8 @@ enum ScratchSlot {
   kScratchCaller2 = 4,
   kNumScratchSlots = 5
 };
-// At least `n` floats (contents unspecified), valid until the next call for
-// the same slot on this thread.
+// At least `n` floats, 64-byte aligned (contents unspecified), valid until
+// the next call for the same slot on this thread.
 float* Scratch(ScratchSlot slot, int64_t n);
 
 // out[t] = sum_{j<k} c[j] * p[t+j] for t in [0, steps); p holds steps+k-1
