@@ -22,16 +22,15 @@ its spikes, weight gradients and loss with this implementation's
 (run_peers.sh does all three).
 """
 
-import argparse
 import math
 import os
-import resource
 import sys
 import time
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from peer_common import bench_parser, parse_arch, parse_checked, print_results
 
 # SRM defaults of slayer/proto/network.proto (SPEC §2).
 SRM = dict(theta=10.0, tau_sr_ms=10.0, tau_ref_ms=1.0, scale_ref=2.0, tau_rho=1.0,
@@ -48,22 +47,6 @@ def alpha_kernel(tau, mult, ts, epsilon, max_taps):
             break
         taps.append(v)
     return torch.tensor(taps, dtype=torch.float32)
-
-
-def parse_arch(arch):
-    """Dense-only shorthand: "34x34x2-512-512-10" -> (2312, [512, 512, 10])."""
-    tokens = arch.split("-")
-    dims = [int(d) for d in tokens[0].split("x")]
-    layers = []
-    for tok in tokens[1:]:
-        tok = tok[:-1] if tok.endswith("o") else tok
-        if not tok.isdigit():
-            raise SystemExit(
-                f"slayer_torch.py: only dense layers are implemented, got '{tok}' in {arch}")
-        layers.append(int(tok))
-    if not layers:
-        raise SystemExit(f"slayer_torch.py: arch {arch} has no layer")
-    return int(np.prod(dims)), layers
 
 
 class SpikeFunction(torch.autograd.Function):
@@ -150,13 +133,9 @@ def num_spikes_loss(model, s, labels, true_count, false_count):
     return 0.5 * ts * (error ** 2).sum(), actual.squeeze(-1)
 
 
-def rss_mb():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
 def bench(args):
     torch.set_num_threads(args.threads)
-    inputs, sizes = parse_arch(args.arch)
+    inputs, sizes = parse_arch(args.arch, "slayer_torch.py")
     ts = args.ts_ms
     model = SlayerMlp(inputs, sizes, args.steps, ts, args.seed)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
@@ -210,11 +189,7 @@ def bench(args):
     print(f"train step: mean {1e3 * np.mean(step):.1f} ms (min {1e3 * min(step):.1f}) per batch: "
           + ", ".join(f"{k} {1e3 * np.mean(v):.1f} ms" for k, v in phases.items())
           + f"; last loss {loss.item():.4g}, {correct}/{args.batch} correct")
-    print(f"forward_samples_per_s={args.batch / np.mean(fwd):.2f}")
-    print(f"train_samples_per_s={args.batch / np.mean(step):.2f}")
-    print(f"forward_cpu_s_per_batch={np.mean(fwd_cpu):.3f}")
-    print(f"train_cpu_s_per_batch={np.mean(step_cpu):.3f}")
-    print(f"peak_rss_mb={rss_mb():.1f}")
+    print_results(args.batch, fwd, fwd_cpu, step, step_cpu)
 
 
 # A small network for the same-math check against `slayer inspect`.
@@ -223,7 +198,7 @@ CHECK_ARCH, CHECK_STEPS, CHECK_DENSITY, CHECK_LABEL = "6x6x2-24-16-4", 60, 0.15,
 
 def write_check(args):
     os.makedirs(args.write_check, exist_ok=True)
-    inputs, sizes = parse_arch(CHECK_ARCH)
+    inputs, sizes = parse_arch(CHECK_ARCH, "slayer_torch.py")
     model = SlayerMlp(inputs, sizes, CHECK_STEPS, 1.0, args.seed, weight_scale=20.0)
     arrays = {f"fc{i + 1}/weight": w.detach().numpy() for i, w in enumerate(model.weights)}
     np.savez(os.path.join(args.write_check, "params.npz"), **arrays)
@@ -238,7 +213,7 @@ def write_check(args):
 
 def check(args):
     d = args.check
-    inputs, sizes = parse_arch(CHECK_ARCH)
+    inputs, sizes = parse_arch(CHECK_ARCH, "slayer_torch.py")
     model = SlayerMlp(inputs, sizes, CHECK_STEPS, 1.0, args.seed)
     params = np.load(os.path.join(d, "params.npz"))
     with torch.no_grad():
@@ -278,24 +253,11 @@ def check(args):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", default="34x34x2-512-512-10")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--input-density", type=float, default=0.01)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--iters", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
+    p = bench_parser(__doc__)
     p.add_argument("--ts_ms", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=1)
     p.add_argument("--write-check", metavar="DIR", help="write a model, parameters and input")
     p.add_argument("--check", metavar="DIR", help="compare with DIR/out.npz of slayer inspect")
-    args = p.parse_args()
-    for name in ("steps", "batch", "threads", "iters"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name} must be positive")
-    if not 0.0 <= args.input_density <= 1.0:
-        p.error("--input-density must be in [0, 1]")
+    args = parse_checked(p)
     if args.write_check:
         write_check(args)
     elif args.check:

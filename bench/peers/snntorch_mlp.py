@@ -11,8 +11,6 @@ work size.
   # prints forward_samples_per_s=, train_samples_per_s=, peak_rss_mb=
 """
 
-import argparse
-import resource
 import sys
 import time
 
@@ -22,17 +20,7 @@ import snntorch.functional as SF
 import torch
 from snntorch import surrogate
 
-
-def parse_arch(arch):
-    tokens = arch.split("-")
-    inputs = int(np.prod([int(d) for d in tokens[0].split("x")]))
-    sizes = []
-    for tok in tokens[1:]:
-        tok = tok[:-1] if tok.endswith("o") else tok
-        if not tok.isdigit():
-            raise SystemExit(f"snntorch_mlp.py: only dense layers, got '{tok}' in {arch}")
-        sizes.append(int(tok))
-    return inputs, sizes
+from peer_common import bench_parser, parse_arch, parse_checked, print_results
 
 
 class Mlp(torch.nn.Module):
@@ -59,24 +47,10 @@ class Mlp(torch.nn.Module):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--arch", default="34x34x2-512-512-10")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--input-density", type=float, default=0.01)
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--iters", type=int, default=3)
-    p.add_argument("--warmup", type=int, default=1)
-    p.add_argument("--seed", type=int, default=1)
-    args = p.parse_args()
-    for name in ("steps", "batch", "threads", "iters"):
-        if getattr(args, name) <= 0:
-            p.error(f"--{name} must be positive")
-    if not 0.0 <= args.input_density <= 1.0:
-        p.error("--input-density must be in [0, 1]")
+    args = parse_checked(bench_parser(__doc__))
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    inputs, sizes = parse_arch(args.arch)
+    inputs, sizes = parse_arch(args.arch, "snntorch_mlp.py")
     model = Mlp(inputs, sizes)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
     loss_fn = SF.mse_count_loss(correct_rate=0.2, incorrect_rate=10.0 / 300.0)
@@ -109,11 +83,7 @@ def main():
             step_cpu.append(time.process_time() - c0)
     print(f"forward (eval): mean {1e3 * np.mean(fwd):.1f} ms per batch; train step: mean "
           f"{1e3 * np.mean(step):.1f} ms per batch; last loss {loss.item():.4g}")
-    print(f"forward_samples_per_s={args.batch / np.mean(fwd):.2f}")
-    print(f"train_samples_per_s={args.batch / np.mean(step):.2f}")
-    print(f"forward_cpu_s_per_batch={np.mean(fwd_cpu):.3f}")
-    print(f"train_cpu_s_per_batch={np.mean(step_cpu):.3f}")
-    print(f"peak_rss_mb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0:.1f}")
+    print_results(args.batch, fwd, fwd_cpu, step, step_cpu)
 
 
 if __name__ == "__main__":
