@@ -107,8 +107,15 @@ bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvent
   return e->sparse;
 }
 
-// The events of x: `cached` when it describes x, else recorded in a
-// per-thread instance.
+// Events recorded for one call when the caller keeps none: one per thread,
+// reused (steady-state calls allocate nothing).
+DenseEvents::Impl& CallEvents() {
+  thread_local DenseEvents local;
+  return local.impl();
+}
+
+// The events of x: `cached` when it describes x, else recorded in
+// CallEvents().
 const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
                                    DenseEvents* cached) {
   if (cached != nullptr) {
@@ -117,9 +124,8 @@ const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
       return cached->impl();
     }
   }
-  thread_local DenseEvents local;
-  RecordEvents(g, x, /*keep=*/false, &local.impl());
-  return local.impl();
+  RecordEvents(g, x, /*keep=*/false, &CallEvents());
+  return CallEvents();
 }
 
 // Y[n] = W X[n] for sparse X: every nonzero x[i, t] adds x * W[:, i] to
@@ -271,8 +277,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
     y->SetZero();
     return absl::OkStatus();
   }
-  thread_local DenseEvents local;
-  DenseEvents::Impl& e = events != nullptr ? events->impl() : local.impl();
+  DenseEvents::Impl& e = events != nullptr ? events->impl() : CallEvents();
   if (RecordEvents(g, x, /*keep=*/events != nullptr, &e)) {
     SparseForward(g, e, w.data(), y->data());
     return absl::OkStatus();
