@@ -47,7 +47,7 @@ absl::Status CheckBackwardArgs(const char* op, const Tensor& grad_s, const Tenso
 }
 
 // The first t in [begin, end) with u[t] >= theta, or end. NaN never crosses.
-int64_t NextCrossing(const float* u, int64_t begin, int64_t end, float theta) {
+inline int64_t NextCrossing(const float* u, int64_t begin, int64_t end, float theta) {
   int64_t t = begin;
 #if defined(__AVX2__)
   const __m256 threshold = _mm256_set1_ps(theta);
@@ -61,6 +61,26 @@ int64_t NextCrossing(const float* u, int64_t begin, int64_t end, float theta) {
     if (u[t] >= theta) return t;
   }
   return end;
+}
+
+// u[j] += nu[j] for j < n: the refractory response of one spike, added
+// element by element as the plain loop does (the same sums).
+inline void AddRefractory(const float* nu, int64_t n, float* u) {
+  int64_t j = 0;
+#if defined(__AVX2__)
+  for (; j + 8 <= n; j += 8) {
+    _mm256_storeu_ps(u + j, _mm256_add_ps(_mm256_loadu_ps(u + j), _mm256_loadu_ps(nu + j)));
+  }
+  if (j < n) {  // 1..7 left: masked lanes are neither read nor written
+    const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n - j)),
+                                            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    _mm256_maskstore_ps(u + j, mask,
+                        _mm256_add_ps(_mm256_maskload_ps(u + j, mask),
+                                      _mm256_maskload_ps(nu + j, mask)));
+  }
+#else
+  for (; j < n; ++j) u[j] += nu[j];
+#endif
 }
 
 // out[i] = g[i] * rho(u[i]) for i < n: the surrogate derivative of SPEC §4,
@@ -133,8 +153,7 @@ absl::Status SpikeForward(Tensor* u, absl::Span<const float> nu, float theta, fl
       for (int64_t t = NextCrossing(ur, 0, steps, theta); t < steps;
            t = NextCrossing(ur, t + 1, steps, theta)) {
         sr[t] = amplitude;
-        const int64_t reach = std::min(taps, steps - t);
-        for (int64_t j = 0; j < reach; ++j) ur[t + j] += nu[j];
+        AddRefractory(nu.data(), std::min(taps, steps - t), ur + t);
       }
     }
   });
