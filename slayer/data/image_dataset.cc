@@ -1,5 +1,6 @@
 #include "slayer/data/image_dataset.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -47,11 +48,43 @@ absl::StatusOr<std::unique_ptr<ImageDataset>> ImageDataset::Create(
       new ImageDataset(std::move(images), std::move(labels), encoder, num_classes));
 }
 
+absl::Status ImageDataset::SetAugmentation(const ImageAugmentation& augmentation) {
+  const int64_t limit = std::min(height(), width());
+  if (augmentation.max_shift < 0 || augmentation.max_shift >= limit) {
+    return absl::InvalidArgumentError(absl::StrCat("augmentation: max_shift = ",
+                                                   augmentation.max_shift, ", expected 0..",
+                                                   limit - 1, " for ", height(), "x", width(),
+                                                   " images"));
+  }
+  augmentation_ = augmentation;
+  return absl::OkStatus();
+}
+
 absl::Status ImageDataset::Get(int64_t index, Rng* rng, Tensor* out, int* label) const {
   SLAYER_RETURN_IF_ERROR(CheckGetArgs(*this, index, out, label));
   absl::Span<const uint8_t> pixels = image(index);
-  std::vector<float> intensities(pixels.size());
-  for (size_t i = 0; i < pixels.size(); ++i) intensities[i] = pixels[i] * (1.0f / 255.0f);
+  const int64_t h = height(), w = width();
+  std::vector<float> intensities(pixels.size(), 0.0f);
+  if (rng != nullptr && augmentation_.active()) {
+    // Output pixel (y, x) shows source pixel (y - dy, x - dx) of the
+    // (mirrored) image; outside the source it stays black.
+    const int64_t span = 2 * int64_t{augmentation_.max_shift} + 1;
+    const int64_t dx = static_cast<int64_t>(rng->UniformInt(span)) - augmentation_.max_shift;
+    const int64_t dy = static_cast<int64_t>(rng->UniformInt(span)) - augmentation_.max_shift;
+    const bool flip = augmentation_.horizontal_flip && rng->Bernoulli(0.5);
+    for (int64_t y = 0; y < h; ++y) {
+      const int64_t sy = y - dy;
+      if (sy < 0 || sy >= h) continue;
+      for (int64_t x = 0; x < w; ++x) {
+        int64_t sx = x - dx;
+        if (sx < 0 || sx >= w) continue;
+        if (flip) sx = w - 1 - sx;
+        intensities[y * w + x] = pixels[sy * w + sx] * (1.0f / 255.0f);
+      }
+    }
+  } else {
+    for (size_t i = 0; i < pixels.size(); ++i) intensities[i] = pixels[i] * (1.0f / 255.0f);
+  }
   Rng fixed = Rng(0).Stream(static_cast<uint64_t>(index));
   SLAYER_RETURN_IF_ERROR(EncodeImage(intensities, encoder_, rng ? rng : &fixed, out->span()));
   *label = labels_.bytes()[index];
@@ -63,14 +96,15 @@ absl::StatusOr<int> ImageDataset::Label(int64_t index) const {
   return int{labels_.bytes()[index]};
 }
 
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
-                                                          const std::string& labels_path,
-                                                          const ImageEncoderOptions& encoder) {
+absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(
+    const std::string& images_path, const std::string& labels_path,
+    const ImageEncoderOptions& encoder, const ImageAugmentation& augmentation) {
   SLAYER_ASSIGN_OR_RETURN(IdxArray images, ReadIdx(images_path));
   SLAYER_ASSIGN_OR_RETURN(IdxArray labels, ReadIdx(labels_path));
   SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<ImageDataset> ds,
                           ImageDataset::Create(std::move(images), std::move(labels), encoder,
                                                10, images_path, labels_path));
+  SLAYER_RETURN_IF_ERROR(ds->SetAugmentation(augmentation));
   return std::unique_ptr<Dataset>(std::move(ds));
 }
 

@@ -27,6 +27,17 @@ namespace data {
 // Where Debian's dataset-fashion-mnist package installs the files.
 inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 
+// Training-time augmentation, drawn per sample from the rng that Get is
+// given (none without one: evaluation reads the images as they are).
+struct ImageAugmentation {
+  // Shift by dx, dy uniform in [-max_shift, max_shift] pixels; pixels moved
+  // in from outside the image are black. 0: no shift.
+  int max_shift = 0;
+  // Mirror left-right with probability 1/2 (before the shift).
+  bool horizontal_flip = false;
+  bool active() const { return max_shift > 0 || horizontal_flip; }
+};
+
 struct ImageFiles {
   std::string images;
   std::string labels;
@@ -46,13 +57,18 @@ class ImageDataset : public Dataset {
   int64_t size() const override { return images_.shape[0]; }
   int num_classes() const override { return num_classes_; }
   Shape sample_shape() const override { return {1, height(), width(), encoder_.num_steps()}; }
-  // Pixel / 255 -> EncodeImage. Without an rng, Poisson uses Rng(0).Stream(index).
+  // Pixel / 255 -> EncodeImage. With an rng, the augmentation (if any) is
+  // drawn first, then the Poisson spikes; without one, no augmentation and
+  // Poisson uses Rng(0).Stream(index).
   absl::Status Get(int64_t index, Rng* rng, Tensor* out, int* label) const override;
   absl::StatusOr<int> Label(int64_t index) const override;
 
   int64_t height() const { return images_.shape[1]; }
   int64_t width() const { return images_.shape[2]; }
   const ImageEncoderOptions& encoder() const { return encoder_; }
+  // max_shift must be in [0, min(H, W)).
+  absl::Status SetAugmentation(const ImageAugmentation& augmentation);
+  const ImageAugmentation& augmentation() const { return augmentation_; }
   // The raw pixels of image `index` (H * W bytes, row-major).
   absl::Span<const uint8_t> image(int64_t index) const {
     return absl::Span<const uint8_t>(images_.bytes() + index * height() * width(),
@@ -71,13 +87,14 @@ class ImageDataset : public Dataset {
   IdxArray labels_;
   ImageEncoderOptions encoder_;
   int num_classes_;
+  ImageAugmentation augmentation_;
 };
 
 // Reads both IDX files (raw or gzipped) and builds an ImageDataset with 10
 // classes.
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
-                                                          const std::string& labels_path,
-                                                          const ImageEncoderOptions& encoder);
+absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(
+    const std::string& images_path, const std::string& labels_path,
+    const ImageEncoderOptions& encoder, const ImageAugmentation& augmentation = {});
 
 }  // namespace data
 }  // namespace slayer

@@ -69,6 +69,70 @@ TEST(ImageDatasetTest, PoissonWithoutRngIsReproducible) {
             std::vector<float>(b.data(), b.data() + b.numel()));
 }
 
+// The training-time augmentation: every draw is the image shifted by some
+// (dx, dy) within the range, mirrored or not, with black fill; all of them
+// occur; the same rng gives the same draw; without an rng nothing changes.
+TEST(ImageDatasetTest, AugmentationShiftsAndMirrors) {
+  const int h = 4, w = 5, shift = 1;
+  IdxArray images;
+  images.shape = {1, h, w};
+  for (int i = 0; i < h * w; ++i) images.data.push_back(static_cast<char>(10 + 12 * i));
+  ImageEncoderOptions enc;  // integrate-and-fire: no randomness in the encoding
+  auto ds = *ImageDataset::Create(images, Labels({4}), enc);
+  ImageAugmentation aug;
+  aug.max_shift = shift;
+  aug.horizontal_flip = true;
+  ASSERT_TRUE(ds->SetAugmentation(aug).ok());
+  // The encoding of every candidate, written out independently of Get.
+  std::vector<std::vector<float>> candidates;
+  for (int flip = 0; flip < 2; ++flip) {
+    for (int dy = -shift; dy <= shift; ++dy) {
+      for (int dx = -shift; dx <= shift; ++dx) {
+        std::vector<float> px(h * w, 0.0f);
+        for (int y = 0; y < h; ++y) {
+          for (int x = 0; x < w; ++x) {
+            const int sy = y - dy, sx = x - dx;
+            if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;
+            const int col = flip ? w - 1 - sx : sx;
+            px[y * w + x] = static_cast<uint8_t>(10 + 12 * (sy * w + col)) / 255.0f;
+          }
+        }
+        std::vector<float> spikes(h * w * enc.num_steps());
+        ASSERT_TRUE(EncodeImage(px, enc, nullptr, absl::MakeSpan(spikes)).ok());
+        candidates.push_back(spikes);
+      }
+    }
+  }
+  std::vector<int> seen(candidates.size(), 0);
+  Tensor x;
+  int label;
+  for (uint64_t seed = 0; seed < 300; ++seed) {
+    Rng rng(seed);
+    ASSERT_TRUE(ReadSample(*ds, 0, &rng, &x, &label).ok());
+    const std::vector<float> got(x.data(), x.data() + x.numel());
+    int match = -1;
+    for (size_t c = 0; c < candidates.size() && match < 0; ++c) {
+      if (candidates[c] == got) match = static_cast<int>(c);
+    }
+    ASSERT_GE(match, 0) << "seed " << seed << ": not a shifted/mirrored image";
+    ++seen[match];
+    Rng again(seed);
+    Tensor y;
+    ASSERT_TRUE(ReadSample(*ds, 0, &again, &y, &label).ok());
+    EXPECT_EQ(got, std::vector<float>(y.data(), y.data() + y.numel())) << seed;
+  }
+  for (size_t c = 0; c < seen.size(); ++c) EXPECT_GT(seen[c], 0) << "candidate " << c;
+  // Without an rng (evaluation): the image as it is, candidate (no flip, 0, 0).
+  ASSERT_TRUE(ReadSample(*ds, 0, nullptr, &x, &label).ok());
+  EXPECT_EQ(std::vector<float>(x.data(), x.data() + x.numel()), candidates[4]);
+  EXPECT_EQ(label, 4);
+
+  aug.max_shift = 4;  // >= min(H, W)
+  const absl::Status bad = ds->SetAugmentation(aug);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("max_shift = 4, expected 0..3"), std::string::npos) << bad;
+}
+
 TEST(ImageDatasetTest, RealFashionMnist) {
   const ImageFiles train = FashionMnistFiles(kFashionMnistDir, true);
   const ImageFiles test = FashionMnistFiles(kFashionMnistDir, false);

@@ -1,5 +1,6 @@
 #include "slayer/proto/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -385,6 +386,13 @@ absl::Status ValidateTraining(const proto::Training& t, const NetworkSpec& spec)
     if (!(im.poisson_max_prob() > 0 && im.poisson_max_prob() <= 1)) {
       return FieldError("data.image.poisson_max_prob",
                         absl::StrCat("must be in (0, 1], got ", im.poisson_max_prob()));
+    }
+    const int64_t image_side = std::min(spec.input_shape[1], spec.input_shape[2]);
+    if (im.spatial_jitter() < 0 || im.spatial_jitter() >= image_side) {
+      return FieldError("data.image.spatial_jitter",
+                        absl::StrCat("must be in [0, ", image_side, ") pixels for input ",
+                                     ShapeString(spec.input_shape), ", got ",
+                                     im.spatial_jitter()));
     }
   } else if (d.has_nmnist()) {
     const proto::NmnistData& nm = d.nmnist();

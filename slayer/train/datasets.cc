@@ -91,8 +91,11 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
       enc.sample_ms = spec.sample_ms;
       enc.if_gain = im.if_gain();
       enc.poisson_max_prob = im.poisson_max_prob();
+      data::ImageAugmentation augment;
+      augment.max_shift = im.spatial_jitter();
+      augment.horizontal_flip = im.horizontal_flip();
       absl::StatusOr<std::unique_ptr<data::Dataset>> train =
-          data::MakeImageDataset(im.train_images(), im.train_labels(), enc);
+          data::MakeImageDataset(im.train_images(), im.train_labels(), enc, augment);
       SLAYER_RETURN_IF_ERROR(Field("data.image.train_images", train.status()));
       absl::StatusOr<std::unique_ptr<data::Dataset>> test =
           data::MakeImageDataset(im.test_images(), im.test_labels(), enc);
