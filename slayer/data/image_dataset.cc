@@ -50,9 +50,10 @@ absl::StatusOr<std::unique_ptr<ImageDataset>> ImageDataset::Create(
 
 absl::Status ImageDataset::SetAugmentation(const ImageAugmentation& augmentation) {
   const int64_t limit = std::min(height(), width());
-  if (augmentation.max_shift < 0 || augmentation.max_shift >= limit) {
-    return absl::InvalidArgumentError(absl::StrCat("augmentation: max_shift = ",
-                                                   augmentation.max_shift, ", expected 0..",
+  const int jitter = augmentation.max_jitter;
+  if (jitter < 0 || (jitter > 0 && jitter >= limit)) {
+    return absl::InvalidArgumentError(absl::StrCat("augmentation: max_jitter = ",
+                                                   augmentation.max_jitter, ", expected 0..",
                                                    limit - 1, " for ", height(), "x", width(),
                                                    " images"));
   }
@@ -68,9 +69,12 @@ absl::Status ImageDataset::Get(int64_t index, Rng* rng, Tensor* out, int* label)
   if (rng != nullptr && augmentation_.active()) {
     // Output pixel (y, x) shows source pixel (y - dy, x - dx) of the
     // (mirrored) image; outside the source it stays black.
-    const int64_t span = 2 * int64_t{augmentation_.max_shift} + 1;
-    const int64_t dx = static_cast<int64_t>(rng->UniformInt(span)) - augmentation_.max_shift;
-    const int64_t dy = static_cast<int64_t>(rng->UniformInt(span)) - augmentation_.max_shift;
+    const int64_t jitter = augmentation_.max_jitter;
+    int64_t dx = 0, dy = 0;
+    if (jitter > 0) {
+      dx = static_cast<int64_t>(rng->UniformInt(2 * jitter + 1)) - jitter;
+      dy = static_cast<int64_t>(rng->UniformInt(2 * jitter + 1)) - jitter;
+    }
     const bool flip = augmentation_.horizontal_flip && rng->Bernoulli(0.5);
     for (int64_t y = 0; y < h; ++y) {
       const int64_t sy = y - dy;
@@ -96,15 +100,14 @@ absl::StatusOr<int> ImageDataset::Label(int64_t index) const {
   return int{labels_.bytes()[index]};
 }
 
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(
-    const std::string& images_path, const std::string& labels_path,
-    const ImageEncoderOptions& encoder, const ImageAugmentation& augmentation) {
+absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
+                                                          const std::string& labels_path,
+                                                          const ImageEncoderOptions& encoder) {
   SLAYER_ASSIGN_OR_RETURN(IdxArray images, ReadIdx(images_path));
   SLAYER_ASSIGN_OR_RETURN(IdxArray labels, ReadIdx(labels_path));
   SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<ImageDataset> ds,
                           ImageDataset::Create(std::move(images), std::move(labels), encoder,
                                                10, images_path, labels_path));
-  SLAYER_RETURN_IF_ERROR(ds->SetAugmentation(augmentation));
   return std::unique_ptr<Dataset>(std::move(ds));
 }
 

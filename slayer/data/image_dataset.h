@@ -30,12 +30,12 @@ inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 // Training-time augmentation, drawn per sample from the rng that Get is
 // given (none without one: evaluation reads the images as they are).
 struct ImageAugmentation {
-  // Shift by dx, dy uniform in [-max_shift, max_shift] pixels; pixels moved
-  // in from outside the image are black. 0: no shift.
-  int max_shift = 0;
+  // Shift by dx, dy uniform in [-max_jitter, max_jitter] pixels; pixels moved
+  // in from outside the image are black. 0: no shift (and no draws).
+  int max_jitter = 0;
   // Mirror left-right with probability 1/2 (before the shift).
   bool horizontal_flip = false;
-  bool active() const { return max_shift > 0 || horizontal_flip; }
+  bool active() const { return max_jitter > 0 || horizontal_flip; }
 };
 
 struct ImageFiles {
@@ -66,7 +66,7 @@ class ImageDataset : public Dataset {
   int64_t height() const { return images_.shape[1]; }
   int64_t width() const { return images_.shape[2]; }
   const ImageEncoderOptions& encoder() const { return encoder_; }
-  // max_shift must be in [0, min(H, W)).
+  // max_jitter must be in [0, min(H, W)) (0 for any image size).
   absl::Status SetAugmentation(const ImageAugmentation& augmentation);
   const ImageAugmentation& augmentation() const { return augmentation_; }
   // The raw pixels of image `index` (H * W bytes, row-major).
@@ -92,9 +92,9 @@ class ImageDataset : public Dataset {
 
 // Reads both IDX files (raw or gzipped) and builds an ImageDataset with 10
 // classes.
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(
-    const std::string& images_path, const std::string& labels_path,
-    const ImageEncoderOptions& encoder, const ImageAugmentation& augmentation = {});
+absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
+                                                          const std::string& labels_path,
+                                                          const ImageEncoderOptions& encoder);
 
 }  // namespace data
 }  // namespace slayer

@@ -76,11 +76,12 @@ TEST(ImageDatasetTest, AugmentationShiftsAndMirrors) {
   const int h = 4, w = 5, shift = 1;
   IdxArray images;
   images.shape = {1, h, w};
-  for (int i = 0; i < h * w; ++i) images.data.push_back(static_cast<char>(10 + 12 * i));
+  // Values at least one spike apart (25 steps of integrate-and-fire).
+  for (int i = 0; i < h * w; ++i) images.data.push_back(static_cast<char>(20 + 11 * i));
   ImageEncoderOptions enc;  // integrate-and-fire: no randomness in the encoding
   auto ds = *ImageDataset::Create(images, Labels({4}), enc);
   ImageAugmentation aug;
-  aug.max_shift = shift;
+  aug.max_jitter = shift;
   aug.horizontal_flip = true;
   ASSERT_TRUE(ds->SetAugmentation(aug).ok());
   // The encoding of every candidate, written out independently of Get.
@@ -94,7 +95,7 @@ TEST(ImageDatasetTest, AugmentationShiftsAndMirrors) {
             const int sy = y - dy, sx = x - dx;
             if (sy < 0 || sy >= h || sx < 0 || sx >= w) continue;
             const int col = flip ? w - 1 - sx : sx;
-            px[y * w + x] = static_cast<uint8_t>(10 + 12 * (sy * w + col)) / 255.0f;
+            px[y * w + x] = static_cast<uint8_t>(20 + 11 * (sy * w + col)) / 255.0f;
           }
         }
         std::vector<float> spikes(h * w * enc.num_steps());
@@ -127,10 +128,27 @@ TEST(ImageDatasetTest, AugmentationShiftsAndMirrors) {
   EXPECT_EQ(std::vector<float>(x.data(), x.data() + x.numel()), candidates[4]);
   EXPECT_EQ(label, 4);
 
-  aug.max_shift = 4;  // >= min(H, W)
+  aug.max_jitter = 4;  // >= min(H, W)
   const absl::Status bad = ds->SetAugmentation(aug);
   EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.message().find("max_shift = 4, expected 0..3"), std::string::npos) << bad;
+  EXPECT_NE(bad.message().find("max_jitter = 4, expected 0..3"), std::string::npos) << bad;
+}
+
+// Augmentation off: Get draws nothing of its own from the rng, so the
+// Poisson spikes are those of the rng as given.
+TEST(ImageDatasetTest, NoAugmentationTakesNoDraws) {
+  ImageEncoderOptions enc;
+  enc.encoding = ImageEncoding::kPoisson;
+  auto ds = *ImageDataset::Create(Images(1), Labels({0}), enc);
+  std::vector<float> px;
+  for (uint8_t p : ds->image(0)) px.push_back(p / 255.0f);
+  std::vector<float> expected(px.size() * enc.num_steps());
+  Rng rng(7), copy(7);
+  ASSERT_TRUE(EncodeImage(px, enc, &copy, absl::MakeSpan(expected)).ok());
+  Tensor x;
+  int label;
+  ASSERT_TRUE(ReadSample(*ds, 0, &rng, &x, &label).ok());
+  EXPECT_EQ(std::vector<float>(x.data(), x.data() + x.numel()), expected);
 }
 
 TEST(ImageDatasetTest, RealFashionMnist) {

@@ -178,7 +178,8 @@ TEST(ConfigTest, TrainingValidation) {
   ExpectErrorMentions(ValidateTraining(bad, spec), "data.image.spatial_jitter");
   NetworkSpec images = MustBuild(R"pb(arch: "28x28-10")pb");
   image->set_spatial_jitter(28);
-  ExpectErrorMentions(ValidateTraining(bad, images), "data.image.spatial_jitter: must be in [0, 28)");
+  ExpectErrorMentions(ValidateTraining(bad, images),
+                      "data.image.spatial_jitter: must be in [0, 28)");
   image->set_spatial_jitter(27);
   EXPECT_TRUE(ValidateTraining(bad, images).ok()) << ValidateTraining(bad, images);
   bad = ok;

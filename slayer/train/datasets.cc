@@ -92,11 +92,14 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
       enc.if_gain = im.if_gain();
       enc.poisson_max_prob = im.poisson_max_prob();
       data::ImageAugmentation augment;
-      augment.max_shift = im.spatial_jitter();
+      augment.max_jitter = im.spatial_jitter();
       augment.horizontal_flip = im.horizontal_flip();
       absl::StatusOr<std::unique_ptr<data::Dataset>> train =
-          data::MakeImageDataset(im.train_images(), im.train_labels(), enc, augment);
+          data::MakeImageDataset(im.train_images(), im.train_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.train_images", train.status()));
+      auto* images = dynamic_cast<data::ImageDataset*>(train->get());
+      if (images == nullptr) return absl::InternalError("MakeImageDataset: not an ImageDataset");
+      SLAYER_RETURN_IF_ERROR(Field("data.image.spatial_jitter", images->SetAugmentation(augment)));
       absl::StatusOr<std::unique_ptr<data::Dataset>> test =
           data::MakeImageDataset(im.test_images(), im.test_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.test_images", test.status()));

@@ -26,6 +26,7 @@
 #include "slayer/data/binary_events.h"
 #include "slayer/data/event.h"
 #include "slayer/data/idx.h"
+#include "slayer/data/image_dataset.h"
 #include "slayer/proto/config.h"
 #include "slayer/train/metrics.h"
 #include "slayer/train/trainer.h"
@@ -266,6 +267,30 @@ TEST(ExamplesE2eTest, FashionMnistCnn) {
   ASSERT_NO_FATAL_FAILURE(PointAtGeneratedImages(&c, TempDir("fashion_mnist_cnn/data"), 16, 4, 1));
   c.set_batch_size(4);
   TrainAndCheck("fashion_mnist_cnn", c, 3);
+}
+
+// Augmentation reaches the training set only; a shift too large for the
+// network's input is refused by name.
+TEST(ExamplesE2eTest, ImageAugmentationOnlyOnTheTrainingSet) {
+  proto::Training c = LoadExample("fashion_mnist_mlp");
+  ASSERT_NO_FATAL_FAILURE(PointAtGeneratedImages(&c, TempDir("augment/data"), 8, 4, 5));
+  c.mutable_data()->mutable_image()->set_spatial_jitter(2);
+  c.mutable_data()->mutable_image()->set_horizontal_flip(true);
+  TrainerOptions o;
+  o.run_dir = TempDir("augment/run");
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer = Trainer::Create(c, o);
+  ASSERT_TRUE(trainer.ok()) << trainer.status();
+  const auto* train = dynamic_cast<const data::ImageDataset*>(&(*trainer)->train_dataset());
+  const auto* test = dynamic_cast<const data::ImageDataset*>(&(*trainer)->eval_dataset());
+  ASSERT_NE(train, nullptr);
+  ASSERT_NE(test, nullptr);
+  EXPECT_EQ(train->augmentation().max_jitter, 2);
+  EXPECT_TRUE(train->augmentation().horizontal_flip);
+  EXPECT_FALSE(test->augmentation().active());
+
+  c.mutable_data()->mutable_image()->set_spatial_jitter(28);
+  const absl::Status bad = Trainer::Create(c, o).status();
+  EXPECT_NE(bad.message().find("data.image.spatial_jitter"), std::string::npos) << bad;
 }
 
 TEST(ExamplesE2eTest, MnistCnn) {
