@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
@@ -248,30 +249,28 @@ int64_t PlaneOffset(const ConvGeometry& g, const Block& b) {
 // at a time from a panel of weights (forward) or of gradients (grad_w).
 // Work ~ nonzeros x KH x KW x O instead of the GEMM's Ho x Wo x T x patch x O.
 
-bool UseEvents(const ConvGeometry& g, const float* x, int64_t n) {
-  if (g.width * g.steps >= (int64_t{1} << 31)) return false;  // event index is int32
-  return internal::MostlyZeros(x, n, internal::EventThreshold(g.group_out));
-}
-
 int64_t PanelsPerGroup(const ConvGeometry& g) { return internal::NumPanels(g.group_out); }
 
-// The events of every input row that output row `ho` reads, as row
-// c * KH + kh (empty when the row falls in the padding). Event index =
-// wi * T + t within the row.
-void CollectRowEvents(const ConvGeometry& g, const float* x_sample, int64_t ho,
-                      internal::EventRows* events) {
-  events->Clear();
-  const int64_t row_len = g.width * g.steps;
-  for (int64_t c = 0; c < g.channels; ++c) {
-    for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-      const int64_t in_h = ho * g.stride_h + kh * g.dilation_h - g.pad_h;
-      if (in_h < 0 || in_h >= g.height) {
-        events->AddRow(nullptr, 0);
-      } else {
-        events->AddRow(x_sample + (c * g.height + in_h) * row_len, row_len);
-      }
-    }
-  }
+// x's nonzeros per sample, one row per input row c * H + h (event index
+// wi * T + t), recorded once per call for every output row and kernel row
+// that reads them; false when too many for the event paths (then the
+// recording is incomplete and unused). Per calling thread, reused.
+bool RecordConvEvents(const ConvGeometry& g, const float* xs,
+                      std::vector<internal::EventRows>** events) {
+  thread_local std::vector<internal::EventRows> samples;
+  *events = &samples;
+  if (g.width * g.steps >= (int64_t{1} << 31)) return false;  // event index is int32
+  const int64_t rows = g.channels * g.height, length = g.width * g.steps;
+  const double budget = internal::EventThreshold(g.group_out) *
+                        static_cast<double>(g.batch * rows * length);
+  return internal::RecordSampleRows(xs, g.batch, rows, length, budget, &samples);
+}
+
+// The input row that kernel row kh reads for output row ho in channel c, or
+// -1 in the padding.
+int64_t InputRow(const ConvGeometry& g, int64_t c, int64_t ho, int64_t kh) {
+  const int64_t in_h = ho * g.stride_h + kh * g.dilation_h - g.pad_h;
+  return in_h < 0 || in_h >= g.height ? -1 : c * g.height + in_h;
 }
 
 // Calls fn(first, last, offset) for the events of one input row that kernel
@@ -311,7 +310,8 @@ void PackWeights(const ConvGeometry& g, const float* ws, float* packed) {
   }
 }
 
-void EventForward(const ConvGeometry& g, const float* xs, const float* ws, float* ys) {
+void EventForward(const ConvGeometry& g, const std::vector<internal::EventRows>& samples,
+                  const float* ws, float* ys) {
   using internal::kPanel;
   const int64_t panels = PanelsPerGroup(g);
   float* packed =
@@ -319,19 +319,19 @@ void EventForward(const ConvGeometry& g, const float* xs, const float* ws, float
   PackWeights(g, ws, packed);
   const int64_t row_len = g.out_w * g.steps;  // one output row of one channel
   internal::ParallelFor(g.batch * g.out_h, 1, [&](int64_t begin, int64_t end) {
-    internal::EventRows& events = internal::ThreadEventRows();
     float* acc = internal::Scratch(internal::kScratchA, row_len * kPanel);
     for (int64_t task = begin; task < end; ++task) {
       const int64_t n = task / g.out_h;
       const int64_t ho = task % g.out_h;
-      CollectRowEvents(g, xs + n * g.x_sample(), ho, &events);
+      const internal::EventRows& events = samples[n];
       for (int64_t group = 0; group < g.groups; ++group) {
         for (int64_t p = 0; p < panels; ++p) {
           std::fill(acc, acc + row_len * kPanel, 0.0f);
           const float* panel = packed + (group * panels + p) * g.patch * kPanel;
           for (int64_t c = 0; c < g.group_in; ++c) {
             for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-              const int64_t r = (group * g.group_in + c) * g.kernel_h + kh;
+              const int64_t r = InputRow(g, group * g.group_in + c, ho, kh);
+              if (r < 0) continue;
               for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
                 const float* w = panel + ((c * g.kernel_h + kh) * g.kernel_w + kw) * kPanel;
                 ForEachColumnRun(g, events.begin(r), events.end(r), kw,
@@ -356,20 +356,20 @@ void EventForward(const ConvGeometry& g, const float* xs, const float* ws, float
 // grad_W for sparse x: per sample (partials summed in sample order), per
 // output row, the gradient rows of a panel are packed (Wo*T x 32) and every
 // event gathers the gradient at the output position it feeds.
-void EventWeightGradient(const ConvGeometry& g, const float* xs, const float* gys, float* gws) {
+void EventWeightGradient(const ConvGeometry& g, const std::vector<internal::EventRows>& samples,
+                         const float* gys, float* gws) {
   using internal::kPanel;
   const int64_t panels = PanelsPerGroup(g);
   const int64_t packed_size = g.groups * panels * g.patch * kPanel;  // per sample
   float* partial = internal::Scratch(internal::kScratchCaller2, g.batch * packed_size);
   const int64_t row_len = g.out_w * g.steps;
   internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
-    internal::EventRows& events = internal::ThreadEventRows();
     float* gp = internal::Scratch(internal::kScratchB, row_len * kPanel);
     for (int64_t n = begin; n < end; ++n) {
+      const internal::EventRows& events = samples[n];
       float* dw = partial + n * packed_size;
       std::fill(dw, dw + packed_size, 0.0f);
       for (int64_t ho = 0; ho < g.out_h; ++ho) {
-        CollectRowEvents(g, xs + n * g.x_sample(), ho, &events);
         for (int64_t group = 0; group < g.groups; ++group) {
           for (int64_t p = 0; p < panels; ++p) {
             const int64_t o0 = group * g.group_out + p * kPanel;
@@ -379,7 +379,8 @@ void EventWeightGradient(const ConvGeometry& g, const float* xs, const float* gy
             float* panel = dw + (group * panels + p) * g.patch * kPanel;
             for (int64_t c = 0; c < g.group_in; ++c) {
               for (int64_t kh = 0; kh < g.kernel_h; ++kh) {
-                const int64_t r = (group * g.group_in + c) * g.kernel_h + kh;
+                const int64_t r = InputRow(g, group * g.group_in + c, ho, kh);
+                if (r < 0) continue;
                 for (int64_t kw = 0; kw < g.kernel_w; ++kw) {
                   float* acc = panel + ((c * g.kernel_h + kh) * g.kernel_w + kw) * kPanel;
                   ForEachColumnRun(g, events.begin(r), events.end(r), kw,
@@ -457,8 +458,9 @@ absl::Status Conv2dForward(const Tensor& x, const Tensor& w, const Conv2dParams&
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"Conv2dForward: x", &x}}));
   SLAYER_RETURN_IF_ERROR(EnsureShape(y, g.y_shape(), Device::kCpu));
   if (y->numel() == 0) return absl::OkStatus();
-  if (UseEvents(g, x.data(), x.numel())) {
-    EventForward(g, x.data(), w.data(), y->data());
+  std::vector<internal::EventRows>* events = nullptr;
+  if (RecordConvEvents(g, x.data(), &events)) {
+    EventForward(g, *events, w.data(), y->data());
     return absl::OkStatus();
   }
   // Implicit GEMM with time folded into the columns: per sample, group and
@@ -502,8 +504,9 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
   }
   if ((grad_x == nullptr && grad_w == nullptr) || grad_y.numel() == 0) return absl::OkStatus();
   const float* xs = x.data();
-  const bool events = grad_w != nullptr && UseEvents(g, xs, x.numel());
-  if (events) EventWeightGradient(g, xs, grad_y.data(), grad_w->data());
+  std::vector<internal::EventRows>* samples = nullptr;
+  const bool events = grad_w != nullptr && RecordConvEvents(g, xs, &samples);
+  if (events) EventWeightGradient(g, *samples, grad_y.data(), grad_w->data());
   if (grad_x == nullptr && events) return absl::OkStatus();
   const Tiling tiling(g);
   const int64_t w_numel = w.numel();

@@ -1,7 +1,6 @@
 #include "slayer/ops/dense.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -83,27 +82,9 @@ namespace {
 // depends only on the total.
 bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
   e->source = keep ? x : Tensor();
-  if (static_cast<int64_t>(e->samples.size()) < g.batch) e->samples.resize(g.batch);
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
-  std::atomic<int64_t> total{0};
-  const float* xs = x.data();
-  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t n = begin; n < end; ++n) {
-      internal::EventRows& rows = e->samples[n];
-      rows.Clear();
-      const float* xn = xs + n * g.inputs * g.steps;
-      int64_t counted = 0;
-      for (int64_t i = 0; i < g.inputs; ++i) {
-        rows.AddRow(xn + i * g.steps, g.steps);
-        if ((i & 63) == 63 || i + 1 == g.inputs) {
-          const int64_t seen = total.fetch_add(rows.size() - counted) + rows.size() - counted;
-          counted = rows.size();
-          if (static_cast<double>(seen) >= budget) return;
-        }
-      }
-    }
-  });
-  e->sparse = static_cast<double>(total.load()) < budget;
+  e->sparse =
+      internal::RecordSampleRows(x.data(), g.batch, g.inputs, g.steps, budget, &e->samples);
   return e->sparse;
 }
 

@@ -1,6 +1,7 @@
 #include "slayer/ops/events.h"
 
 #include <algorithm>
+#include <atomic>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -24,28 +25,36 @@ void EventRows::AddRow(const float* row, int64_t length) {
   start_.push_back(static_cast<int64_t>(events_.size()));
 }
 
-EventRows& ThreadEventRows() {
-  thread_local EventRows rows;
-  return rows;
+bool RecordSampleRows(const float* x, int64_t samples, int64_t rows, int64_t length,
+                      double budget, std::vector<EventRows>* out) {
+  if (static_cast<int64_t>(out->size()) < samples) out->resize(samples);
+  std::atomic<int64_t> total{0};
+  // The count is shared about every 16K values scanned (and at the end of a
+  // sample), whatever the row length.
+  const int64_t check_rows = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, length));
+  ParallelFor(samples, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      if (static_cast<double>(total.load()) >= budget) return;
+      EventRows& events = (*out)[n];
+      events.Clear();
+      const float* xn = x + n * rows * length;
+      int64_t counted = 0;
+      for (int64_t r = 0; r < rows; ++r) {
+        events.AddRow(xn + r * length, length);
+        if ((r + 1) % check_rows == 0 || r + 1 == rows) {
+          const int64_t seen = total.fetch_add(events.size() - counted) + events.size() - counted;
+          counted = events.size();
+          if (static_cast<double>(seen) >= budget) return;
+        }
+      }
+    }
+  });
+  return static_cast<double>(total.load()) < budget;
 }
 
 const Event* LowerBound(const Event* first, const Event* last, int64_t index) {
   return std::lower_bound(first, last, index,
                           [](const Event& e, int64_t i) { return e.index < i; });
-}
-
-bool MostlyZeros(const float* x, int64_t n, double threshold) {
-  const int64_t chunk = int64_t{1} << 16;
-  const int64_t chunks = (n + chunk - 1) / chunk;
-  std::vector<int64_t> counts(chunks, 0);
-  ParallelFor(chunks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t c = begin; c < end; ++c) {
-      counts[c] = CountNonzeros(x + c * chunk, std::min(chunk, n - c * chunk));
-    }
-  });
-  int64_t nonzeros = 0;
-  for (int64_t c : counts) nonzeros += c;
-  return static_cast<double>(nonzeros) < threshold * static_cast<double>(n);
 }
 
 double EventThreshold(int64_t outputs) {

@@ -3,8 +3,7 @@
 // only their nonzeros ("events"), and update 32 outputs at a time from a
 // 32-wide panel of weights or gradients held in registers.
 //
-//   EventRows& rows = ThreadEventRows();
-//   rows.Clear();
+//   EventRows rows;
 //   rows.AddRow(x_row, length);                      // row 0: its nonzeros
 //   ScatterPanel(rows.begin(0), rows.end(0), w32, acc, /*offset=*/0);
 //   // acc[(e.index + offset) * 32 + k] += e.value * w32[k] for every event e
@@ -45,8 +44,13 @@ class EventRows {
   std::vector<int64_t> start_ = {0};
 };
 
-// A per-thread instance, reused across calls (no steady-state allocation).
-EventRows& ThreadEventRows();
+// Records the nonzeros of x, `samples` blocks of `rows` rows of `length`
+// (contiguous), into (*out)[n] per sample (samples in parallel; out grows to
+// `samples`) and returns whether they total fewer than `budget`. A shared
+// count stops the scan once they certainly do not, so the answer depends
+// only on the data (and `out` is then incomplete).
+bool RecordSampleRows(const float* x, int64_t samples, int64_t rows, int64_t length,
+                      double budget, std::vector<EventRows>* out);
 
 // The first event in [first, last) with index >= `index`.
 const Event* LowerBound(const Event* first, const Event* last, int64_t index);
@@ -55,9 +59,6 @@ const Event* LowerBound(const Event* first, const Event* last, int64_t index);
 constexpr int64_t kPanel = 32;
 inline int64_t NumPanels(int64_t outputs) { return (outputs + kPanel - 1) / kPanel; }
 
-// Whether fewer than `threshold` * n of x[0, n) are nonzero (counted in
-// parallel; the answer depends only on the data).
-bool MostlyZeros(const float* x, int64_t n, double threshold);
 // The density below which events beat a GEMM over `outputs` outputs: ~15%
 // measured for full panels; a partial panel costs as much as a full one.
 double EventThreshold(int64_t outputs);
