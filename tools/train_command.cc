@@ -81,7 +81,8 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   flags.Int("max_batches", &max_batches, "limit batches per epoch (0: all), for quick runs");
   flags.Double("progress_s", &progress_s, "seconds between progress lines when not a terminal");
   flags.Double("checkpoint_s", &checkpoint_s,
-               "seconds between checkpoint/metrics writes (0: every epoch)");
+               "checkpoints and metrics are written at the end of an epoch, at most once per "
+               "this many seconds (0: every epoch; the last epoch always)");
   flags.Bool("pictures", &pictures, "write learning_curve.png and raster.png");
   flags.Bool("distributed", &distributed,
              "one rank of an MPI job (start with mpirun); the config's batch_size is per rank; "

@@ -46,9 +46,10 @@ struct TrainerOptions {
   int64_t max_batches = 0;  // per epoch (0: all); for quick runs
   int epochs = 0;  // overrides the config's epochs when > 0
   bool pictures = true;
-  // Seconds between writes of checkpoint.npz, metrics.csv, best.npz and the
-  // learning curve (0: after every epoch). The last epoch is always written;
-  // a resume repeats at most this much work.
+  // checkpoint.npz, metrics.csv, best.npz and the learning curve are written
+  // at the end of an epoch, at most once per this many seconds (0: after
+  // every epoch; the last epoch always). A resume repeats the epoch that was
+  // running, plus completed epochs of at most this many seconds.
   double checkpoint_interval_s = 10.0;
   // Data-parallel training (not owned; null: one process). Every rank runs
   // the same config; config.batch_size is per rank, so the global batch is
