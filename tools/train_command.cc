@@ -81,8 +81,8 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   flags.Int("max_batches", &max_batches, "limit batches per epoch (0: all), for quick runs");
   flags.Double("progress_s", &progress_s, "seconds between progress lines when not a terminal");
   flags.Double("checkpoint_s", &checkpoint_s,
-               "checkpoints and metrics are written at the end of an epoch, at most once per "
-               "this many seconds (0: every epoch; the last epoch always)");
+               "seconds between checkpoints (taken after a batch, so --resume continues "
+               "within an epoch; 0: at the end of every epoch only)");
   flags.Bool("pictures", &pictures, "write learning_curve.png and raster.png");
   flags.Bool("distributed", &distributed,
              "one rank of an MPI job (start with mpirun); the config's batch_size is per rank; "

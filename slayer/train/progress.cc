@@ -43,7 +43,7 @@ double ProgressReporter::Now() const {
 }
 
 void ProgressReporter::StartEpoch(int64_t epoch, int64_t epochs, int64_t batches,
-                                  absl::string_view phase) {
+                                  absl::string_view phase, int64_t first_batch) {
   ClearLive();
   const double now = Now();
   // The epoch's clock starts with its first phase; each phase has its own rate.
@@ -51,7 +51,7 @@ void ProgressReporter::StartEpoch(int64_t epoch, int64_t epochs, int64_t batches
   epoch_ = epoch;
   epochs_ = epochs;
   batches_ = batches;
-  batch_ = 0;
+  batch_ = first_batch_ = first_batch;
   samples_ = 0;
   phase_ = std::string(phase);
   loss_ = 0;
@@ -78,8 +78,9 @@ std::string ProgressReporter::BatchLine() const {
   }
   absl::StrAppend(&line, "  loss ", Loss(loss_));
   if (accuracy_.has_value()) absl::StrAppend(&line, "  acc ", Percent(*accuracy_));
-  if (batch_ > 0 && batches_ >= batch_ && elapsed > 0) {
-    const double eta = elapsed / static_cast<double>(batch_) * static_cast<double>(batches_ - batch_);
+  if (batch_ > first_batch_ && batches_ >= batch_ && elapsed > 0) {
+    const double eta = elapsed / static_cast<double>(batch_ - first_batch_) *
+                       static_cast<double>(batches_ - batch_);
     absl::StrAppend(&line, "  ETA ", FormatDuration(eta));
   }
   return line;

@@ -48,9 +48,10 @@ class ProgressReporter {
  public:
   explicit ProgressReporter(ProgressOptions options);
 
-  // `phase` names the pass ("train", "test").
+  // `phase` names the pass ("train", "test"); a resumed pass starts after
+  // `first_batch` batches (the ETA counts only the batches run here).
   void StartEpoch(int64_t epoch, int64_t epochs, int64_t batches,
-                  absl::string_view phase = "train");
+                  absl::string_view phase = "train", int64_t first_batch = 0);
   // One more batch done; `loss` and `accuracy` (a fraction) are the running
   // means over the epoch so far.
   void Batch(int64_t samples, double loss, std::optional<double> accuracy = std::nullopt);
@@ -70,7 +71,7 @@ class ProgressReporter {
 
   ProgressOptions options_;
   std::ostream* out_;
-  int64_t epoch_ = 0, epochs_ = 0, batches_ = 0, batch_ = 0, samples_ = 0;
+  int64_t epoch_ = 0, epochs_ = 0, batches_ = 0, batch_ = 0, first_batch_ = 0, samples_ = 0;
   std::string phase_;
   double loss_ = 0;
   std::optional<double> accuracy_;

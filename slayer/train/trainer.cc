@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <sstream>
 #include <utility>
@@ -287,17 +287,20 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   ProgressOptions progress_options = options_.progress;
   if (!is_root()) progress_options.out = &discard;
   ProgressReporter progress(progress_options);
-  int epochs_done = 0;
+  Position resume_at;
   const bool write = !options_.run_dir.empty() && is_root();
   MetricsLog log(options_.run_dir.empty() || !is_root() ? std::string() : RunPath("metrics.csv"));
   if (options_.resume) {
-    SLAYER_RETURN_IF_ERROR(LoadCheckpoint(&epochs_done));
+    SLAYER_RETURN_IF_ERROR(LoadCheckpoint(&resume_at));
     if (is_root()) {
       SLAYER_ASSIGN_OR_RETURN(log, MetricsLog::Open(RunPath("metrics.csv")));
     }
-    log.TruncateAfter(epochs_done);
-    progress.Message(absl::StrCat("resuming ", RunPath("checkpoint.npz"), " after epoch ",
-                                  epochs_done));
+    log.TruncateAfter(resume_at.epochs);
+    progress.Message(absl::StrCat(
+        "resuming ", RunPath("checkpoint.npz"), " after epoch ", resume_at.epochs,
+        resume_at.batches > 0 ? absl::StrCat(" and ", resume_at.batches, " batches of epoch ",
+                                             resume_at.epochs + 1)
+                              : ""));
   }
   if (write) {
     std::string text;
@@ -313,20 +316,25 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   const bool classify = !config_.loss().has_spike_time();
   double last_write = Now();
   allreduce_s_ = 0;
+  int64_t batches_run = 0;  // by this process, for stop_after_batches
+  if (resume_at.batches >= batches) resume_at = Position{resume_at.epochs + 1};
 
-  for (int epoch = epochs_done + 1; epoch <= epochs; ++epoch) {
+  for (int epoch = resume_at.epochs + 1; epoch <= epochs; ++epoch) {
     std::vector<int64_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     if (config_.shuffle()) {
       Rng rng = Rng(config_.seed()).Stream(kShuffleStream + epoch);
       for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(i + 1)]);
     }
-    double loss_sum = 0;
-    int64_t correct = 0, seen = 0;
+    // A resumed epoch continues after the checkpoint's batches.
+    const bool resumed = epoch == resume_at.epochs + 1;
+    const int64_t first_batch = resumed ? resume_at.batches : 0;
+    double loss_sum = resumed ? resume_at.loss_sum : 0;
+    int64_t correct = resumed ? resume_at.correct : 0, seen = resumed ? resume_at.seen : 0;
     // The schedule is a function of the epoch, so a resumed run matches.
     optimizer_->set_lr(static_cast<float>(base_lr_ * std::pow(config_.lr_decay(), epoch - 1)));
-    progress.StartEpoch(epoch, epochs, batches);
-    for (int64_t b = 0; b < batches; ++b) {
+    progress.StartEpoch(epoch, epochs, batches, "train", first_batch);
+    for (int64_t b = first_batch; b < batches; ++b) {
       // This rank's rows of global batch b.
       const int64_t begin = std::min(n, b * global_bs + comm_->rank() * bs);
       const int64_t end = std::min(n, begin + bs);
@@ -364,6 +372,20 @@ absl::StatusOr<TrainResult> Trainer::Train() {
       progress.Batch(static_cast<int64_t>(sums[2]), loss_sum / std::max<int64_t>(1, seen),
                      classify ? std::optional<double>(double(correct) / std::max<int64_t>(1, seen))
                               : std::nullopt);
+      if (write && b + 1 < batches && options_.checkpoint_interval_s > 0 &&
+          Now() - last_write >= options_.checkpoint_interval_s) {
+        // Within the epoch: metrics and best first (the previous epoch's
+        // row may still be pending), then the checkpoint.
+        SLAYER_RETURN_IF_ERROR(log.Flush());
+        if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
+        best_dirty_ = false;
+        SLAYER_RETURN_IF_ERROR(SaveCheckpoint({epoch - 1, b + 1, loss_sum, correct, seen}));
+        last_write = Now();
+      }
+      if (options_.stop_after_batches > 0 && ++batches_run >= options_.stop_after_batches) {
+        return absl::AbortedError(
+            absl::StrCat("stopped after ", batches_run, " batches (stop_after_batches)"));
+      }
     }
     MetricsRow row;
     row.epoch = epoch;
@@ -394,7 +416,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
       SLAYER_RETURN_IF_ERROR(log.Flush());
       if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
       best_dirty_ = false;
-      SLAYER_RETURN_IF_ERROR(SaveCheckpoint(epoch));
+      SLAYER_RETURN_IF_ERROR(SaveCheckpoint({epoch}));
       if (options_.pictures) {
         SLAYER_RETURN_IF_ERROR(WriteLearningCurvePng(RunPath("learning_curve.png"), log.rows()));
       }
@@ -427,14 +449,20 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   return result;
 }
 
-absl::Status Trainer::SaveCheckpoint(int epochs_done) {
+absl::Status Trainer::SaveCheckpoint(const Position& at) {
   SLAYER_ASSIGN_OR_RETURN(NpzMap ckpt, network_->ExportParams());
   for (auto& [key, value] : optimizer_->ExportState()) ckpt[key] = value;
-  ckpt["trainer/epoch"] = NpyArray::FromInt64({}, {epochs_done});
+  ckpt["trainer/epoch"] = NpyArray::FromInt64({}, {at.epochs});
+  // Within an epoch: batches done, correct, seen and the loss sum's bits
+  // (exact, so that the resumed epoch reports what an uninterrupted one would).
+  int64_t loss_bits;
+  std::memcpy(&loss_bits, &at.loss_sum, sizeof(loss_bits));
+  ckpt["trainer/partial_epoch"] =
+      NpyArray::FromInt64({4}, {at.batches, at.correct, at.seen, loss_bits});
   return WriteNpz(RunPath("checkpoint.npz"), ckpt);
 }
 
-absl::Status Trainer::LoadCheckpoint(int* epochs_done) {
+absl::Status Trainer::LoadCheckpoint(Position* at) {
   const std::string path = RunPath("checkpoint.npz");
   if (options_.run_dir.empty() || !FileExists(path)) {
     return absl::NotFoundError(absl::StrCat("--resume: no checkpoint at '", path, "'"));
@@ -451,7 +479,19 @@ absl::Status Trainer::LoadCheckpoint(int* epochs_done) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": 'trainer/epoch' must be one integer >= 0"));
   }
-  *epochs_done = static_cast<int>(epoch[0]);
+  *at = Position{static_cast<int>(epoch[0])};
+  it = ckpt.find("trainer/partial_epoch");
+  if (it == ckpt.end()) return absl::OkStatus();  // written at an epoch's end
+  SLAYER_ASSIGN_OR_RETURN(std::vector<int64_t> partial, it->second.ToInt64());
+  if (partial.size() != 4 || partial[0] < 0 || partial[1] < 0 || partial[2] < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": 'trainer/partial_epoch' must hold 4 integers [batches, correct, seen, "
+              "loss bits] with the first three >= 0"));
+  }
+  at->batches = partial[0];
+  at->correct = partial[1];
+  at->seen = partial[2];
+  std::memcpy(&at->loss_sum, &partial[3], sizeof(at->loss_sum));
   return absl::OkStatus();
 }
 

@@ -46,11 +46,15 @@ struct TrainerOptions {
   int64_t max_batches = 0;  // per epoch (0: all); for quick runs
   int epochs = 0;  // overrides the config's epochs when > 0
   bool pictures = true;
-  // checkpoint.npz, metrics.csv, best.npz and the learning curve are written
-  // at the end of an epoch, at most once per this many seconds (0: after
-  // every epoch; the last epoch always). A resume repeats the epoch that was
-  // running, plus completed epochs of at most this many seconds.
+  // checkpoint.npz (with metrics.csv and best.npz brought up to date first)
+  // is written at most once per this many seconds: after a batch, or at the
+  // end of an epoch with the learning curve (0: at the end of every epoch
+  // only). The last epoch is always written. A resume continues from the
+  // batch after the checkpoint and gives the same run as no interruption.
   double checkpoint_interval_s = 10.0;
+  // Tests: after this many training batches (0: never), Train returns
+  // kAborted as if the process had died there.
+  int64_t stop_after_batches = 0;
   // Data-parallel training (not owned; null: one process). Every rank runs
   // the same config; config.batch_size is per rank, so the global batch is
   // batch_size * size(). Rank r takes rows [r*B, (r+1)*B) of each global
@@ -119,8 +123,16 @@ class Trainer {
   // Sums `values` across ranks (no-op for one process).
   absl::Status SumAcrossRanks(absl::Span<double> values);
   bool is_root() const { return comm_->rank() == 0; }
-  absl::Status SaveCheckpoint(int epochs_done);
-  absl::Status LoadCheckpoint(int* epochs_done);
+  // Where a checkpoint stands: `epochs` complete, then `batches` of the next
+  // with their running sums (all zero at an epoch's end).
+  struct Position {
+    int epochs = 0;
+    int64_t batches = 0;
+    double loss_sum = 0;
+    int64_t correct = 0, seen = 0;
+  };
+  absl::Status SaveCheckpoint(const Position& at);
+  absl::Status LoadCheckpoint(Position* at);
   absl::Status WriteRaster();
   std::string RunPath(const std::string& file) const;
 
