@@ -269,6 +269,14 @@ TEST(ExamplesE2eTest, FashionMnistCnn) {
   TrainAndCheck("fashion_mnist_cnn", c, 3);
 }
 
+TEST(ExamplesE2eTest, FashionMnistCnnWide) {
+  proto::Training c = LoadExample("fashion_mnist_cnn_wide");
+  ASSERT_NO_FATAL_FAILURE(
+      PointAtGeneratedImages(&c, TempDir("fashion_mnist_cnn_wide/data"), 16, 4, 2));
+  c.set_batch_size(4);
+  TrainAndCheck("fashion_mnist_cnn_wide", c, 3);
+}
+
 // Augmentation reaches the training set only; a shift too large for the
 // network's input is refused by name.
 TEST(ExamplesE2eTest, ImageAugmentationOnlyOnTheTrainingSet) {
