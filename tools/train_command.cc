@@ -71,7 +71,7 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   std::string config_path, out, device_name = "cpu";
   bool resume = false, pictures = true, distributed = false;
   int64_t epochs = 0, threads = 0, max_batches = 0;
-  double progress_s = 10, checkpoint_s = 10;
+  double progress_s = 10, checkpoint_s = 60;
   flags.String("config", &config_path, "training config (protobuf text)");
   flags.String("out", &out, "run folder (default: runs/<config name>)");
   flags.Bool("resume", &resume, "continue from RUN/checkpoint.npz");

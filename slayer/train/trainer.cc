@@ -317,7 +317,18 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   double last_write = Now();
   allreduce_s_ = 0;
   int64_t batches_run = 0;  // by this process, for stop_after_batches
-  if (resume_at.batches >= batches) resume_at = Position{resume_at.epochs + 1};
+  if (resume_at.batches > 0 && resume_at.global_batch > 0 &&
+      (resume_at.samples != n || resume_at.global_batch != global_bs)) {
+    // Batch b no longer holds the same samples: the interrupted epoch starts
+    // over (its first batches' updates are already in the parameters).
+    progress.Message(absl::StrCat(
+        "note: the checkpoint was cut from ", resume_at.samples, " samples in batches of ",
+        resume_at.global_batch, ", this run has ", n, " in batches of ", global_bs,
+        "; epoch ", resume_at.epochs + 1, " starts over"));
+    resume_at = Position{resume_at.epochs};
+  }
+  // A run with fewer batches per epoch (--max_batches) ends the epoch there.
+  resume_at.batches = std::min(resume_at.batches, batches);
 
   for (int epoch = resume_at.epochs + 1; epoch <= epochs; ++epoch) {
     std::vector<int64_t> order(n);
@@ -379,7 +390,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
         SLAYER_RETURN_IF_ERROR(log.Flush());
         if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
         best_dirty_ = false;
-        SLAYER_RETURN_IF_ERROR(SaveCheckpoint({epoch - 1, b + 1, loss_sum, correct, seen}));
+        SLAYER_RETURN_IF_ERROR(
+            SaveCheckpoint({epoch - 1, b + 1, loss_sum, correct, seen, n, global_bs}));
         last_write = Now();
       }
       if (options_.stop_after_batches > 0 && ++batches_run >= options_.stop_after_batches) {
@@ -453,12 +465,13 @@ absl::Status Trainer::SaveCheckpoint(const Position& at) {
   SLAYER_ASSIGN_OR_RETURN(NpzMap ckpt, network_->ExportParams());
   for (auto& [key, value] : optimizer_->ExportState()) ckpt[key] = value;
   ckpt["trainer/epoch"] = NpyArray::FromInt64({}, {at.epochs});
-  // Within an epoch: batches done, correct, seen and the loss sum's bits
-  // (exact, so that the resumed epoch reports what an uninterrupted one would).
+  // Within an epoch: batches done, correct, seen, the loss sum's bits (exact,
+  // so that the resumed epoch reports what an uninterrupted one would), and
+  // the samples and global batch size the batches were cut with.
   int64_t loss_bits;
   std::memcpy(&loss_bits, &at.loss_sum, sizeof(loss_bits));
-  ckpt["trainer/partial_epoch"] =
-      NpyArray::FromInt64({4}, {at.batches, at.correct, at.seen, loss_bits});
+  ckpt["trainer/partial_epoch"] = NpyArray::FromInt64(
+      {6}, {at.batches, at.correct, at.seen, loss_bits, at.samples, at.global_batch});
   return WriteNpz(RunPath("checkpoint.npz"), ckpt);
 }
 
@@ -482,16 +495,30 @@ absl::Status Trainer::LoadCheckpoint(Position* at) {
   *at = Position{static_cast<int>(epoch[0])};
   it = ckpt.find("trainer/partial_epoch");
   if (it == ckpt.end()) return absl::OkStatus();  // written at an epoch's end
-  SLAYER_ASSIGN_OR_RETURN(std::vector<int64_t> partial, it->second.ToInt64());
-  if (partial.size() != 4 || partial[0] < 0 || partial[1] < 0 || partial[2] < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": 'trainer/partial_epoch' must hold 4 integers [batches, correct, seen, "
-              "loss bits] with the first three >= 0"));
+  absl::StatusOr<std::vector<int64_t>> values = it->second.ToInt64();
+  const std::string what = absl::StrCat(
+      path, ": 'trainer/partial_epoch' must hold 6 integers [batches, correct, seen, loss "
+            "bits, samples, global batch] with counts >= 0, correct <= seen and a finite "
+            "loss sum >= 0");
+  if (!values.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", values.status().message()));
+  }
+  // The first 4 alone: written before the geometry was recorded (not checked).
+  std::vector<int64_t> partial = *values;
+  if (partial.size() == 4) partial.insert(partial.end(), {0, 0});
+  double loss_sum = 0;
+  if (partial.size() == 6) std::memcpy(&loss_sum, &partial[3], sizeof(loss_sum));
+  if (partial.size() != 6 || partial[0] < 0 || partial[1] < 0 || partial[2] < 0 ||
+      partial[1] > partial[2] || partial[4] < 0 || partial[5] < 0 ||
+      !std::isfinite(loss_sum) || loss_sum < 0) {
+    return absl::InvalidArgumentError(what);
   }
   at->batches = partial[0];
   at->correct = partial[1];
   at->seen = partial[2];
-  std::memcpy(&at->loss_sum, &partial[3], sizeof(at->loss_sum));
+  at->loss_sum = loss_sum;
+  at->samples = partial[4];
+  at->global_batch = partial[5];
   return absl::OkStatus();
 }
 

@@ -51,7 +51,7 @@ struct TrainerOptions {
   // end of an epoch with the learning curve (0: at the end of every epoch
   // only). The last epoch is always written. A resume continues from the
   // batch after the checkpoint and gives the same run as no interruption.
-  double checkpoint_interval_s = 10.0;
+  double checkpoint_interval_s = 60.0;
   // Tests: after this many training batches (0: never), Train returns
   // kAborted as if the process had died there.
   int64_t stop_after_batches = 0;
@@ -130,6 +130,8 @@ class Trainer {
     int64_t batches = 0;
     double loss_sum = 0;
     int64_t correct = 0, seen = 0;
+    // The batch geometry the batches were cut with (0: not recorded).
+    int64_t samples = 0, global_batch = 0;
   };
   absl::Status SaveCheckpoint(const Position& at);
   absl::Status LoadCheckpoint(Position* at);

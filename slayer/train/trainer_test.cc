@@ -41,6 +41,24 @@ const char kSynthetic[] = R"pb(
   seed: 5
 )pb";
 
+// The same with a dropout layer: its masks are drawn from the step counter.
+const char kSyntheticDropout[] = R"pb(
+  network {
+    simulation { ts_ms: 1 sample_ms: 40 }
+    neuron { srm { theta: 10 tau_sr_ms: 4 } }
+    input_shape: [2, 4, 4]
+    layer { dense { units: 16 } }
+    layer { dropout { p: 0.2 } }
+    layer { dense { units: 4 } }
+  }
+  data { synthetic { train_samples: 128 test_samples: 64 density: 0.05 seed: 3 } }
+  loss { num_spikes { true_count: 12 false_count: 2 } }
+  optimizer { adam { lr: 0.05 } }
+  batch_size: 16
+  epochs: 4
+  seed: 5
+)pb";
+
 TrainerOptions Quiet(const std::string& dir) {
   TrainerOptions o;
   o.run_dir = dir;
@@ -134,19 +152,19 @@ TEST(TrainerTest, ResumeAfterAnInterruptedEpochMatchesAnUninterruptedRun) {
 // A checkpoint written within an epoch: the process dies 3 batches into
 // epoch 2 (8 batches an epoch, a checkpoint after every batch); the resumed
 // run continues from that batch and ends exactly where an uninterrupted run
-// does, with the same metrics.
+// does, with the same metrics (dropout masks included).
 TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
   const std::string full = TempDir("mid_full"), cut = TempDir("mid_cut");
   {
-    auto t = Trainer::Create(Config(kSynthetic), Quiet(full));
-    ASSERT_TRUE(t.ok());
+    auto t = Trainer::Create(Config(kSyntheticDropout), Quiet(full));
+    ASSERT_TRUE(t.ok()) << t.status();
     ASSERT_TRUE((*t)->Train().ok());
   }
   {
     TrainerOptions o = Quiet(cut);
     o.checkpoint_interval_s = 1e-9;
     o.stop_after_batches = 11;
-    auto t = Trainer::Create(Config(kSynthetic), o);
+    auto t = Trainer::Create(Config(kSyntheticDropout), o);
     ASSERT_TRUE(t.ok());
     const absl::Status died = (*t)->Train().status();
     ASSERT_EQ(died.code(), absl::StatusCode::kAborted) << died;
@@ -155,10 +173,15 @@ TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
   ASSERT_TRUE(ckpt.ok()) << ckpt.status();
   EXPECT_EQ(*ckpt->at("trainer/epoch").ToInt64(), std::vector<int64_t>{1});
   EXPECT_EQ((*ckpt->at("trainer/partial_epoch").ToInt64())[0], 3);  // batches of epoch 2
+  // metrics.csv never lags the checkpoint: epoch 1's row is there.
+  absl::StatusOr<std::vector<MetricsRow>> before =
+      ParseMetricsCsv(*ReadFile(cut + "/metrics.csv"), "cut");
+  ASSERT_TRUE(before.ok()) << before.status();
+  EXPECT_EQ(before->size(), 1u);
   {
     TrainerOptions o = Quiet(cut);
     o.resume = true;
-    auto t = Trainer::Create(Config(kSynthetic), o);
+    auto t = Trainer::Create(Config(kSyntheticDropout), o);
     ASSERT_TRUE(t.ok());
     absl::StatusOr<TrainResult> r = (*t)->Train();
     ASSERT_TRUE(r.ok()) << r.status();
@@ -180,6 +203,57 @@ TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
     EXPECT_EQ((*ma)[i].train_loss, (*mb)[i].train_loss) << "epoch " << i + 1;
     EXPECT_EQ((*ma)[i].train_accuracy, (*mb)[i].train_accuracy) << "epoch " << i + 1;
     EXPECT_EQ((*ma)[i].test_accuracy, (*mb)[i].test_accuracy) << "epoch " << i + 1;
+  }
+}
+
+// A mid-epoch checkpoint resumed by a run cut differently: fewer batches an
+// epoch ends the epoch there; another batch size starts the epoch over;
+// corrupt counts are refused by name.
+TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
+  const std::string dir = TempDir("mid_other");
+  {
+    TrainerOptions o = Quiet(dir);
+    o.checkpoint_interval_s = 1e-9;
+    o.stop_after_batches = 11;
+    auto t = Trainer::Create(Config(kSynthetic), o);
+    ASSERT_TRUE(t.ok());
+    ASSERT_EQ((*t)->Train().status().code(), absl::StatusCode::kAborted);
+  }
+  const absl::StatusOr<std::string> saved = ReadFile(dir + "/checkpoint.npz");
+  ASSERT_TRUE(saved.ok());
+  auto resume = [&](proto::Training config, int64_t max_batches) {
+    TrainerOptions o = Quiet(dir);
+    o.resume = true;
+    o.max_batches = max_batches;
+    auto t = Trainer::Create(config, o);
+    EXPECT_TRUE(t.ok()) << t.status();
+    return t.ok() ? (*t)->Train() : absl::StatusOr<TrainResult>(t.status());
+  };
+  absl::StatusOr<TrainResult> r = resume(Config(kSynthetic), /*max_batches=*/2);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history.size(), 4u);  // epoch 2 ended at once; 3 and 4 of 2 batches
+  ASSERT_TRUE(WriteFileAtomic(dir + "/checkpoint.npz", *saved).ok());
+  proto::Training other = Config(kSynthetic);
+  other.set_batch_size(8);
+  r = resume(other, 0);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history.size(), 4u);
+
+  for (const std::vector<int64_t>& bad :
+       std::vector<std::vector<int64_t>>{{-1, 0, 0, 0, 128, 16}, {3, 49, 48, 0, 128, 16},
+                                         {3, 0, 48, 0x7ff8000000000000, 128, 16}, {3, 0}}) {
+    absl::StatusOr<NpzMap> ckpt = ReadNpz(dir + "/checkpoint.npz");
+    ASSERT_TRUE(ckpt.ok());
+    (*ckpt)["trainer/partial_epoch"] =
+        NpyArray::FromInt64({static_cast<int64_t>(bad.size())}, bad);
+    ASSERT_TRUE(WriteNpz(dir + "/checkpoint.npz", *ckpt).ok());
+    TrainerOptions o = Quiet(dir);
+    o.resume = true;
+    auto t = Trainer::Create(Config(kSynthetic), o);
+    ASSERT_TRUE(t.ok());
+    const absl::Status s = (*t)->Train().status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("'trainer/partial_epoch' must hold"), std::string::npos) << s;
   }
 }
 
