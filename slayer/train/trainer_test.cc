@@ -41,23 +41,18 @@ const char kSynthetic[] = R"pb(
   seed: 5
 )pb";
 
-// The same with a dropout layer: its masks are drawn from the step counter.
-const char kSyntheticDropout[] = R"pb(
-  network {
-    simulation { ts_ms: 1 sample_ms: 40 }
-    neuron { srm { theta: 10 tau_sr_ms: 4 } }
-    input_shape: [2, 4, 4]
-    layer { dense { units: 16 } }
-    layer { dropout { p: 0.2 } }
-    layer { dense { units: 4 } }
-  }
-  data { synthetic { train_samples: 128 test_samples: 64 density: 0.05 seed: 3 } }
-  loss { num_spikes { true_count: 12 false_count: 2 } }
-  optimizer { adam { lr: 0.05 } }
-  batch_size: 16
-  epochs: 4
-  seed: 5
-)pb";
+// The same with a dropout layer between the dense layers (its masks are
+// drawn from the step counter).
+proto::Training SyntheticWithDropout() {
+  proto::Training c = Config(kSynthetic);
+  proto::Network* net = c.mutable_network();
+  net->clear_arch();
+  for (int d : {2, 4, 4}) net->add_input_shape(d);
+  net->add_layer()->mutable_dense()->set_units(16);
+  net->add_layer()->mutable_dropout()->set_p(0.2f);
+  net->add_layer()->mutable_dense()->set_units(4);
+  return c;
+}
 
 TrainerOptions Quiet(const std::string& dir) {
   TrainerOptions o;
@@ -68,6 +63,41 @@ TrainerOptions Quiet(const std::string& dir) {
   o.pictures = true;
   o.checkpoint_interval_s = 0;
   return o;
+}
+
+// Resumes the run in `dir` and trains it to its last epoch.
+void ResumeToTheEnd(const proto::Training& config, const std::string& dir, size_t epochs) {
+  TrainerOptions o = Quiet(dir);
+  o.resume = true;
+  auto t = Trainer::Create(config, o);
+  ASSERT_TRUE(t.ok()) << t.status();
+  absl::StatusOr<TrainResult> r = (*t)->Train();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->history.size(), epochs);
+}
+
+// Two run folders hold the same parameters, bit for bit, and the same
+// losses and accuracies epoch by epoch (throughput differs).
+void ExpectSameRun(const std::string& a_dir, const std::string& b_dir, size_t epochs) {
+  absl::StatusOr<NpzMap> a = ReadNpz(a_dir + "/params.npz");
+  absl::StatusOr<NpzMap> b = ReadNpz(b_dir + "/params.npz");
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), b->size());
+  for (const auto& [key, value] : *a) {
+    EXPECT_EQ(value.data, b->at(key).data) << key << " differs after resume";
+  }
+  absl::StatusOr<std::vector<MetricsRow>> ma =
+      ParseMetricsCsv(*ReadFile(a_dir + "/metrics.csv"), a_dir);
+  absl::StatusOr<std::vector<MetricsRow>> mb =
+      ParseMetricsCsv(*ReadFile(b_dir + "/metrics.csv"), b_dir);
+  ASSERT_TRUE(ma.ok() && mb.ok());
+  ASSERT_EQ(ma->size(), epochs);
+  ASSERT_EQ(mb->size(), epochs);
+  for (size_t i = 0; i < epochs; ++i) {
+    EXPECT_EQ((*ma)[i].train_loss, (*mb)[i].train_loss) << "epoch " << i + 1;
+    EXPECT_EQ((*ma)[i].train_accuracy, (*mb)[i].train_accuracy) << "epoch " << i + 1;
+    EXPECT_EQ((*ma)[i].test_accuracy, (*mb)[i].test_accuracy) << "epoch " << i + 1;
+  }
 }
 
 TEST(TrainerTest, LearnsSyntheticClassesAndWritesRunFolder) {
@@ -121,32 +151,8 @@ TEST(TrainerTest, ResumeAfterAnInterruptedEpochMatchesAnUninterruptedRun) {
     ASSERT_TRUE((*t)->Train().ok());
   }
   ASSERT_TRUE(WriteFileAtomic(cut + "/checkpoint.npz", *epoch1).ok());
-  {
-    TrainerOptions o = Quiet(cut);
-    o.resume = true;
-    auto t = Trainer::Create(Config(kSynthetic), o);
-    ASSERT_TRUE(t.ok());
-    absl::StatusOr<TrainResult> r = (*t)->Train();
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->history.size(), 4u);
-  }
-  absl::StatusOr<NpzMap> a = ReadNpz(full + "/params.npz");
-  absl::StatusOr<NpzMap> b = ReadNpz(cut + "/params.npz");
-  ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_EQ(a->size(), b->size());
-  for (const auto& [key, value] : *a) {
-    EXPECT_EQ(value.data, b->at(key).data) << key << " differs after resume";
-  }
-  // The same losses and accuracies, epoch by epoch (throughput differs).
-  absl::StatusOr<std::vector<MetricsRow>> ma = ParseMetricsCsv(*ReadFile(full + "/metrics.csv"), "a");
-  absl::StatusOr<std::vector<MetricsRow>> mb = ParseMetricsCsv(*ReadFile(cut + "/metrics.csv"), "b");
-  ASSERT_TRUE(ma.ok() && mb.ok());
-  ASSERT_EQ(ma->size(), 4u);
-  ASSERT_EQ(mb->size(), 4u);
-  for (size_t i = 0; i < 4; ++i) {
-    EXPECT_EQ((*ma)[i].train_loss, (*mb)[i].train_loss) << "epoch " << i + 1;
-    EXPECT_EQ((*ma)[i].test_accuracy, (*mb)[i].test_accuracy) << "epoch " << i + 1;
-  }
+  ASSERT_NO_FATAL_FAILURE(ResumeToTheEnd(Config(kSynthetic), cut, 4));
+  ExpectSameRun(full, cut, 4);
 }
 
 // A checkpoint written within an epoch: the process dies 3 batches into
@@ -156,7 +162,7 @@ TEST(TrainerTest, ResumeAfterAnInterruptedEpochMatchesAnUninterruptedRun) {
 TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
   const std::string full = TempDir("mid_full"), cut = TempDir("mid_cut");
   {
-    auto t = Trainer::Create(Config(kSyntheticDropout), Quiet(full));
+    auto t = Trainer::Create(SyntheticWithDropout(), Quiet(full));
     ASSERT_TRUE(t.ok()) << t.status();
     ASSERT_TRUE((*t)->Train().ok());
   }
@@ -164,7 +170,7 @@ TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
     TrainerOptions o = Quiet(cut);
     o.checkpoint_interval_s = 1e-9;
     o.stop_after_batches = 11;
-    auto t = Trainer::Create(Config(kSyntheticDropout), o);
+    auto t = Trainer::Create(SyntheticWithDropout(), o);
     ASSERT_TRUE(t.ok());
     const absl::Status died = (*t)->Train().status();
     ASSERT_EQ(died.code(), absl::StatusCode::kAborted) << died;
@@ -178,32 +184,8 @@ TEST(TrainerTest, ResumeWithinAnEpochMatchesAnUninterruptedRun) {
       ParseMetricsCsv(*ReadFile(cut + "/metrics.csv"), "cut");
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_EQ(before->size(), 1u);
-  {
-    TrainerOptions o = Quiet(cut);
-    o.resume = true;
-    auto t = Trainer::Create(Config(kSyntheticDropout), o);
-    ASSERT_TRUE(t.ok());
-    absl::StatusOr<TrainResult> r = (*t)->Train();
-    ASSERT_TRUE(r.ok()) << r.status();
-    EXPECT_EQ(r->history.size(), 4u);
-  }
-  absl::StatusOr<NpzMap> a = ReadNpz(full + "/params.npz");
-  absl::StatusOr<NpzMap> b = ReadNpz(cut + "/params.npz");
-  ASSERT_TRUE(a.ok() && b.ok());
-  ASSERT_EQ(a->size(), b->size());
-  for (const auto& [key, value] : *a) {
-    EXPECT_EQ(value.data, b->at(key).data) << key << " differs after resume";
-  }
-  absl::StatusOr<std::vector<MetricsRow>> ma = ParseMetricsCsv(*ReadFile(full + "/metrics.csv"), "a");
-  absl::StatusOr<std::vector<MetricsRow>> mb = ParseMetricsCsv(*ReadFile(cut + "/metrics.csv"), "b");
-  ASSERT_TRUE(ma.ok() && mb.ok());
-  ASSERT_EQ(ma->size(), 4u);
-  ASSERT_EQ(mb->size(), 4u);
-  for (size_t i = 0; i < 4; ++i) {
-    EXPECT_EQ((*ma)[i].train_loss, (*mb)[i].train_loss) << "epoch " << i + 1;
-    EXPECT_EQ((*ma)[i].train_accuracy, (*mb)[i].train_accuracy) << "epoch " << i + 1;
-    EXPECT_EQ((*ma)[i].test_accuracy, (*mb)[i].test_accuracy) << "epoch " << i + 1;
-  }
+  ASSERT_NO_FATAL_FAILURE(ResumeToTheEnd(SyntheticWithDropout(), cut, 4));
+  ExpectSameRun(full, cut, 4);
 }
 
 // A mid-epoch checkpoint resumed by a run cut differently: fewer batches an
