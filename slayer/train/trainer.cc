@@ -316,6 +316,14 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   const bool classify = !config_.loss().has_spike_time();
   double last_write = Now();
   allreduce_s_ = 0;
+  // Metrics and best first, so that a checkpoint never runs ahead of them
+  // (within an epoch, the previous epoch's row may still be pending).
+  auto checkpoint = [&](const Position& at) -> absl::Status {
+    SLAYER_RETURN_IF_ERROR(log.Flush());
+    if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
+    best_dirty_ = false;
+    return SaveCheckpoint(at);
+  };
   int64_t batches_run = 0;  // by this process, for stop_after_batches
   if (resume_at.batches > 0 && resume_at.global_batch > 0 &&
       (resume_at.samples != n || resume_at.global_batch != global_bs)) {
@@ -385,13 +393,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                               : std::nullopt);
       if (write && b + 1 < batches && options_.checkpoint_interval_s > 0 &&
           Now() - last_write >= options_.checkpoint_interval_s) {
-        // Within the epoch: metrics and best first (the previous epoch's
-        // row may still be pending), then the checkpoint.
-        SLAYER_RETURN_IF_ERROR(log.Flush());
-        if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
-        best_dirty_ = false;
         SLAYER_RETURN_IF_ERROR(
-            SaveCheckpoint({epoch - 1, b + 1, loss_sum, correct, seen, n, global_bs}));
+            checkpoint({epoch - 1, b + 1, loss_sum, correct, seen, n, global_bs}));
         last_write = Now();
       }
       if (options_.stop_after_batches > 0 && ++batches_run >= options_.stop_after_batches) {
@@ -424,11 +427,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     const bool last_epoch = epoch == epochs || exact ||
                             (config_.target_loss() > 0 && *row.train_loss <= config_.target_loss());
     if (write && (last_epoch || Now() - last_write >= options_.checkpoint_interval_s)) {
-      // Metrics and best first: a checkpoint never runs ahead of them.
-      SLAYER_RETURN_IF_ERROR(log.Flush());
-      if (best_dirty_) SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("best.npz"), best_params_));
-      best_dirty_ = false;
-      SLAYER_RETURN_IF_ERROR(SaveCheckpoint({epoch}));
+      SLAYER_RETURN_IF_ERROR(checkpoint({epoch}));
       if (options_.pictures) {
         SLAYER_RETURN_IF_ERROR(WriteLearningCurvePng(RunPath("learning_curve.png"), log.rows()));
       }
