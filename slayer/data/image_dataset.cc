@@ -100,15 +100,13 @@ absl::StatusOr<int> ImageDataset::Label(int64_t index) const {
   return int{labels_.bytes()[index]};
 }
 
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
-                                                          const std::string& labels_path,
-                                                          const ImageEncoderOptions& encoder) {
+absl::StatusOr<std::unique_ptr<ImageDataset>> MakeImageDataset(
+    const std::string& images_path, const std::string& labels_path,
+    const ImageEncoderOptions& encoder) {
   SLAYER_ASSIGN_OR_RETURN(IdxArray images, ReadIdx(images_path));
   SLAYER_ASSIGN_OR_RETURN(IdxArray labels, ReadIdx(labels_path));
-  SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<ImageDataset> ds,
-                          ImageDataset::Create(std::move(images), std::move(labels), encoder,
-                                               10, images_path, labels_path));
-  return std::unique_ptr<Dataset>(std::move(ds));
+  return ImageDataset::Create(std::move(images), std::move(labels), encoder, 10, images_path,
+                              labels_path);
 }
 
 }  // namespace data

@@ -92,9 +92,9 @@ class ImageDataset : public Dataset {
 
 // Reads both IDX files (raw or gzipped) and builds an ImageDataset with 10
 // classes.
-absl::StatusOr<std::unique_ptr<Dataset>> MakeImageDataset(const std::string& images_path,
-                                                          const std::string& labels_path,
-                                                          const ImageEncoderOptions& encoder);
+absl::StatusOr<std::unique_ptr<ImageDataset>> MakeImageDataset(
+    const std::string& images_path, const std::string& labels_path,
+    const ImageEncoderOptions& encoder);
 
 }  // namespace data
 }  // namespace slayer

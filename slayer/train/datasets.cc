@@ -94,13 +94,11 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
       data::ImageAugmentation augment;
       augment.max_jitter = im.spatial_jitter();
       augment.horizontal_flip = im.horizontal_flip();
-      absl::StatusOr<std::unique_ptr<data::Dataset>> train =
+      absl::StatusOr<std::unique_ptr<data::ImageDataset>> train =
           data::MakeImageDataset(im.train_images(), im.train_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.train_images", train.status()));
-      auto* images = dynamic_cast<data::ImageDataset*>(train->get());
-      if (images == nullptr) return absl::InternalError("MakeImageDataset: not an ImageDataset");
-      SLAYER_RETURN_IF_ERROR(Field("data.image.spatial_jitter", images->SetAugmentation(augment)));
-      absl::StatusOr<std::unique_ptr<data::Dataset>> test =
+      SLAYER_RETURN_IF_ERROR(Field("data.image.spatial_jitter", (*train)->SetAugmentation(augment)));
+      absl::StatusOr<std::unique_ptr<data::ImageDataset>> test =
           data::MakeImageDataset(im.test_images(), im.test_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.test_images", test.status()));
       SLAYER_ASSIGN_OR_RETURN(out.train, Limit(*std::move(train), im.train_limit(), &out));
