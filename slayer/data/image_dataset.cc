@@ -65,29 +65,29 @@ absl::Status ImageDataset::Get(int64_t index, Rng* rng, Tensor* out, int* label)
   SLAYER_RETURN_IF_ERROR(CheckGetArgs(*this, index, out, label));
   absl::Span<const uint8_t> pixels = image(index);
   const int64_t h = height(), w = width();
-  std::vector<float> intensities(pixels.size(), 0.0f);
+  // Output pixel (y, x) shows source pixel (y - dy, x - dx) of the image,
+  // mirrored when `flip`; outside the source it stays black. The shift and
+  // the mirror are drawn only for an augmented read.
+  int64_t dx = 0, dy = 0;
+  bool flip = false;
   if (rng != nullptr && augmentation_.active()) {
-    // Output pixel (y, x) shows source pixel (y - dy, x - dx) of the
-    // (mirrored) image; outside the source it stays black.
     const int64_t jitter = augmentation_.max_jitter;
-    int64_t dx = 0, dy = 0;
     if (jitter > 0) {
       dx = static_cast<int64_t>(rng->UniformInt(2 * jitter + 1)) - jitter;
       dy = static_cast<int64_t>(rng->UniformInt(2 * jitter + 1)) - jitter;
     }
-    const bool flip = augmentation_.horizontal_flip && rng->Bernoulli(0.5);
-    for (int64_t y = 0; y < h; ++y) {
-      const int64_t sy = y - dy;
-      if (sy < 0 || sy >= h) continue;
-      for (int64_t x = 0; x < w; ++x) {
-        int64_t sx = x - dx;
-        if (sx < 0 || sx >= w) continue;
-        if (flip) sx = w - 1 - sx;
-        intensities[y * w + x] = pixels[sy * w + sx] * (1.0f / 255.0f);
-      }
+    flip = augmentation_.horizontal_flip && rng->Bernoulli(0.5);
+  }
+  std::vector<float> intensities(pixels.size(), 0.0f);
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t sy = y - dy;
+    if (sy < 0 || sy >= h) continue;
+    for (int64_t x = 0; x < w; ++x) {
+      int64_t sx = x - dx;
+      if (sx < 0 || sx >= w) continue;
+      if (flip) sx = w - 1 - sx;
+      intensities[y * w + x] = pixels[sy * w + sx] * (1.0f / 255.0f);
     }
-  } else {
-    for (size_t i = 0; i < pixels.size(); ++i) intensities[i] = pixels[i] * (1.0f / 255.0f);
   }
   Rng fixed = Rng(0).Stream(static_cast<uint64_t>(index));
   SLAYER_RETURN_IF_ERROR(EncodeImage(intensities, encoder_, rng ? rng : &fixed, out->span()));

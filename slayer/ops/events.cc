@@ -31,7 +31,8 @@ bool RecordSampleRows(const float* x, int64_t samples, int64_t rows, int64_t len
   std::atomic<int64_t> total{0};
   // The count is shared about every 16K values scanned (and at the end of a
   // sample), whatever the row length.
-  const int64_t check_rows = std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, length));
+  const int64_t check_rows =
+      std::max<int64_t>(1, (int64_t{1} << 14) / std::max<int64_t>(1, length));
   ParallelFor(samples, 1, [&](int64_t begin, int64_t end) {
     for (int64_t n = begin; n < end; ++n) {
       if (static_cast<double>(total.load()) >= budget) return;
