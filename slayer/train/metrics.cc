@@ -27,6 +27,18 @@ std::string FormatValue(const std::optional<double>& v) {
   return v.has_value() ? absl::StrFormat("%.8g", *v) : std::string();
 }
 
+// The row as the file holds it: a resumed run reads the earlier epochs back
+// from the file, so the log keeps every run's values at the file's precision
+// (a tie with a best read back rounded is then a tie in both).
+MetricsRow AsWritten(MetricsRow row) {
+  for (auto field : kValues) {
+    std::optional<double>& v = row.*field;
+    double parsed;
+    if (v.has_value() && absl::SimpleAtod(FormatValue(v), &parsed)) v = parsed;
+  }
+  return row;
+}
+
 void Improve(std::optional<MetricBest>* best, const std::optional<double>& v, int64_t epoch,
              bool lower_is_better) {
   if (!v.has_value() || *v != *v) return;  // absent or NaN
@@ -112,7 +124,7 @@ absl::Status MetricsLog::AppendDeferred(const MetricsRow& row) {
         path_, ": cannot append epoch ", row.epoch, " after epoch ", rows_.back().epoch,
         " (expected increasing epochs; TruncateAfter() when resuming)"));
   }
-  rows_.push_back(row);
+  rows_.push_back(AsWritten(row));
   Recompute();
   return absl::OkStatus();
 }
@@ -128,7 +140,7 @@ absl::Status MetricsLog::Append(const MetricsRow& row) {
         path_, ": cannot append epoch ", row.epoch, " after epoch ", rows_.back().epoch,
         " (expected increasing epochs; TruncateAfter() when resuming)"));
   }
-  rows_.push_back(row);
+  rows_.push_back(AsWritten(row));
   absl::Status s =
       path_.empty() ? absl::OkStatus() : WriteFileAtomic(path_, FormatMetricsCsv(rows_));
   if (!s.ok()) {

@@ -63,7 +63,9 @@ class MetricsLog {
   static absl::StatusOr<MetricsLog> Open(std::string path);
 
   // Adds a row (its epoch must exceed the last one) and rewrites the file
-  // atomically.
+  // atomically. The log keeps the values as the file holds them (8
+  // significant digits), so that a resumed run, which reads the earlier rows
+  // back, judges the best epoch as an uninterrupted one does.
   absl::Status Append(const MetricsRow& row);
   // Adds a row in memory only; Flush() writes the file. For runs of many
   // short epochs that checkpoint every few seconds rather than every epoch.

@@ -120,6 +120,29 @@ TEST(MetricsLogTest, AppendsAtomicallyTracksBestAndResumes) {
   EXPECT_EQ(MetricsLog::Open(path)->rows().size(), 3u);
 }
 
+
+// 245/264 = 0.928030303... is written as 0.9280303: a resumed run reads that
+// back, and the same accuracy later must tie with it there as it does in the
+// uninterrupted run, not beat it.
+TEST(MetricsLogTest, BestIsJudgedOnTheValuesTheFileHolds) {
+  const std::string path = TempDir() + "/rounding/metrics.csv";
+  ASSERT_TRUE(MakeDirs(TempDir() + "/rounding").ok());
+  const double accuracy = 245.0 / 264.0;
+  MetricsLog log(path);
+  ASSERT_TRUE(log.Append(Row(1, 0.5, 0.9, 0.4, accuracy)).ok());
+  ASSERT_TRUE(log.AppendDeferred(Row(2, 0.4, 0.9, 0.5, 0.5)).ok());
+  ASSERT_TRUE(log.Flush().ok());
+  EXPECT_EQ(log.rows()[0].test_accuracy, MetricsLog::Open(path)->rows()[0].test_accuracy);
+  ASSERT_TRUE(log.Append(Row(3, 0.3, 0.9, 0.4, accuracy)).ok());
+  EXPECT_FALSE(log.last_is_best());
+
+  absl::StatusOr<MetricsLog> resumed = MetricsLog::Open(path);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  resumed->TruncateAfter(2);
+  ASSERT_TRUE(resumed->Append(Row(3, 0.3, 0.9, 0.4, accuracy)).ok());
+  EXPECT_FALSE(resumed->last_is_best());
+  EXPECT_EQ(resumed->best().test_accuracy->epoch, 1);
+}
 TEST(MetricsLogTest, HeadlineFallsBackWithoutTestSet) {
   MetricsLog log(TempDir() + "/m2.csv");
   ASSERT_TRUE(log.Append(Row(1, 2.0, std::nullopt, std::nullopt, std::nullopt)).ok());
