@@ -60,5 +60,14 @@ echo "$err" | grep -q "metrics.csv" || fail "eval error should name the file: $e
 echo 'network { simulation { ts_ms: 1 sample_ms: 30 } arch: "3x3x2-8-3o" }' > "$tmp/model.pbtxt"
 "$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" --resume --epochs 3 > "$tmp/resume.log" 2>&1 || fail "resume: $(cat "$tmp/resume.log")"
 grep -q "resuming" "$tmp/resume.log" || fail "resume did not resume: $(cat "$tmp/resume.log")"
+# The checkpoint is after epoch 3 now: a run of 2 epochs cannot end with it.
+err=$("$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" --resume --epochs 2 2>&1); rc=$?
+[ $rc -eq 1 ] || fail "resuming past --epochs should exit 1, got $rc"
+echo "$err" | grep -q "after epoch 3, past the end of a run of 2 epochs" || fail "resume past the end: $err"
+for bad in "--checkpoint_s=-1" "--checkpoint_s=nan" "--epochs=-2" "--max_batches=-1"; do
+  err=$("$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run2" "$bad" 2>&1); rc=$?
+  [ $rc -eq 2 ] || fail "$bad should exit 2, got $rc: $err"
+  echo "$err" | grep -q -- "${bad%%=*}" || fail "$bad: error should name the flag: $err"
+done
 
 echo PASS

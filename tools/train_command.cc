@@ -2,8 +2,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <memory>
 #include <string>
 #include <thread>
@@ -94,6 +96,17 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   }
   absl::StatusOr<Device> device = ParseDevice(device_name);
   if (!device.ok()) return flags.Fail(std::string(device.status().message()));
+  if (max_batches < 0) {
+    return flags.Fail(absl::StrCat("--max_batches: expected an integer >= 0, got ", max_batches));
+  }
+  if (epochs < 0 || epochs >= std::numeric_limits<int>::max()) {
+    return flags.Fail(absl::StrCat("--epochs: expected an integer in [0, ",
+                                   std::numeric_limits<int>::max(), "), got ", epochs));
+  }
+  if (!(checkpoint_s >= 0) || std::isinf(checkpoint_s)) {
+    return flags.Fail(absl::StrCat("--checkpoint_s: expected finite seconds >= 0, got ",
+                                   checkpoint_s));
+  }
 
   // MPI starts before anything that can fail on one rank alone, so that such
   // a failure ends the whole job instead of leaving the others waiting in a

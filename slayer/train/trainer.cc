@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <utility>
@@ -76,6 +77,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const proto::Training& 
   t->options_ = options;
   if (!config.has_network()) {
     return absl::InvalidArgumentError("network: the config has no 'network { ... }' or 'model:'");
+  }
+  if (options.epochs < 0 || options.max_batches < 0 ||
+      !(options.checkpoint_interval_s >= 0) || std::isinf(options.checkpoint_interval_s)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "trainer options: epochs ", options.epochs, ", max_batches ", options.max_batches,
+        ", checkpoint_interval_s ", options.checkpoint_interval_s,
+        " (expected epochs >= 0, max_batches >= 0 and a finite checkpoint_interval_s >= 0)"));
   }
   absl::StatusOr<config::NetworkSpec> spec = config::BuildNetworkSpec(config.network());
   if (!spec.ok()) {
@@ -292,6 +300,18 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   MetricsLog log(options_.run_dir.empty() || !is_root() ? std::string() : RunPath("metrics.csv"));
   if (options_.resume) {
     SLAYER_RETURN_IF_ERROR(LoadCheckpoint(&resume_at));
+    // A checkpoint past this run's last epoch holds parameters that no run of
+    // `epochs` epochs ends with.
+    const int needed = resume_at.epochs + (resume_at.batches > 0 ? 1 : 0);
+    if (epochs < needed) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--resume: ", RunPath("checkpoint.npz"), " was taken ",
+          resume_at.batches > 0 ? absl::StrCat(resume_at.batches, " batches into epoch ",
+                                               resume_at.epochs + 1)
+                                : absl::StrCat("after epoch ", resume_at.epochs),
+          ", past the end of a run of ", epochs, " epochs (expected epochs >= ", needed,
+          "; set --epochs)"));
+    }
     if (is_root()) {
       SLAYER_ASSIGN_OR_RETURN(log, MetricsLog::Open(RunPath("metrics.csv")));
     }
@@ -336,7 +356,12 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     resume_at = Position{resume_at.epochs};
   }
   // A run with fewer batches per epoch (--max_batches) ends the epoch there.
-  resume_at.batches = std::min(resume_at.batches, batches);
+  if (resume_at.batches > batches) {
+    progress.Message(absl::StrCat("note: the checkpoint is ", resume_at.batches,
+                                  " batches into epoch ", resume_at.epochs + 1,
+                                  ", this run's epochs have ", batches, "; the epoch ends there"));
+    resume_at.batches = batches;
+  }
 
   for (int epoch = resume_at.epochs + 1; epoch <= epochs; ++epoch) {
     std::vector<int64_t> order(n);
@@ -486,32 +511,46 @@ absl::Status Trainer::LoadCheckpoint(Position* at) {
   if (it == ckpt.end()) {
     return absl::NotFoundError(absl::StrCat(path, ": missing key 'trainer/epoch'"));
   }
-  SLAYER_ASSIGN_OR_RETURN(std::vector<int64_t> epoch, it->second.ToInt64());
-  if (epoch.size() != 1 || epoch[0] < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(path, ": 'trainer/epoch' must be one integer >= 0"));
+  absl::StatusOr<std::vector<int64_t>> epoch = it->second.ToInt64();
+  if (!epoch.ok() || epoch->size() != 1 || it->second.shape.size() > 1 || (*epoch)[0] < 0 ||
+      (*epoch)[0] >= std::numeric_limits<int>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": 'trainer/epoch' must be one integer in [0, ", std::numeric_limits<int>::max(),
+        ")", epoch.ok() ? "" : absl::StrCat(": ", epoch.status().message())));
   }
-  *at = Position{static_cast<int>(epoch[0])};
+  *at = Position{static_cast<int>((*epoch)[0])};
   it = ckpt.find("trainer/partial_epoch");
   if (it == ckpt.end()) return absl::OkStatus();  // written at an epoch's end
   absl::StatusOr<std::vector<int64_t>> values = it->second.ToInt64();
   const std::string what = absl::StrCat(
-      path, ": 'trainer/partial_epoch' must hold 6 integers [batches, correct, seen, loss "
-            "bits, samples, global batch] with counts >= 0, correct <= seen and a finite "
-            "loss sum >= 0");
+      path, ": 'trainer/partial_epoch' must be a vector of 6 integers [batches, correct, "
+            "seen, loss bits, samples, global batch] (or the first 4) with counts >= 0, "
+            "correct <= seen, a finite loss sum >= 0, all zero when batches is 0, and seen "
+            "matching the batches done");
   if (!values.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", values.status().message()));
   }
   // The first 4 alone: written before the geometry was recorded (not checked).
   std::vector<int64_t> partial = *values;
+  const bool vector = it->second.shape.size() == 1;
   if (partial.size() == 4) partial.insert(partial.end(), {0, 0});
   double loss_sum = 0;
   if (partial.size() == 6) std::memcpy(&loss_sum, &partial[3], sizeof(loss_sum));
-  if (partial.size() != 6 || partial[0] < 0 || partial[1] < 0 || partial[2] < 0 ||
+  if (!vector || partial.size() != 6 || partial[0] < 0 || partial[1] < 0 || partial[2] < 0 ||
       partial[1] > partial[2] || partial[4] < 0 || partial[5] < 0 ||
       !std::isfinite(loss_sum) || loss_sum < 0) {
     return absl::InvalidArgumentError(what);
   }
+  const int64_t batches = partial[0], seen = partial[2], samples = partial[4],
+                global_batch = partial[5];
+  // No batches: nothing summed. With the geometry: the batches fall inside
+  // the epoch and the samples seen are theirs.
+  const bool empty_ok = batches > 0 || (partial[1] == 0 && seen == 0 && loss_sum == 0);
+  const bool geometry_ok =
+      global_batch == 0 ||
+      (samples > 0 && batches < (samples + global_batch - 1) / global_batch &&
+       seen == std::min(samples, batches * global_batch));
+  if (!empty_ok || !geometry_ok) return absl::InvalidArgumentError(what);
   at->batches = partial[0];
   at->correct = partial[1];
   at->seen = partial[2];

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -221,13 +222,32 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->history.size(), 4u);
 
-  for (const std::vector<int64_t>& bad :
-       std::vector<std::vector<int64_t>>{{-1, 0, 0, 0, 128, 16}, {3, 49, 48, 0, 128, 16},
-                                         {3, 0, 48, 0x7ff8000000000000, 128, 16}, {3, 0}}) {
+  // The checkpoint is 3 batches into epoch 2: a run of 1 epoch cannot end
+  // with its parameters.
+  ASSERT_TRUE(WriteFileAtomic(dir + "/checkpoint.npz", *saved).ok());
+  {
+    TrainerOptions o = Quiet(dir);
+    o.resume = true;
+    o.epochs = 1;
+    auto t = Trainer::Create(Config(kSynthetic), o);
+    ASSERT_TRUE(t.ok());
+    const absl::Status s = (*t)->Train().status();
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+    EXPECT_NE(s.message().find("3 batches into epoch 2, past the end of a run of 1 epochs"),
+              std::string::npos)
+        << s;
+  }
+
+  // Corrupt positions, each refused by its key. 128 samples in batches of
+  // 16: 8 batches an epoch, and `seen` is 16 per batch done.
+  double three = 3.0;
+  int64_t three_bits;
+  std::memcpy(&three_bits, &three, sizeof(three_bits));
+  auto refused = [&](const std::string& key, const NpyArray& value) {
+    ASSERT_TRUE(WriteFileAtomic(dir + "/checkpoint.npz", *saved).ok());
     absl::StatusOr<NpzMap> ckpt = ReadNpz(dir + "/checkpoint.npz");
     ASSERT_TRUE(ckpt.ok());
-    (*ckpt)["trainer/partial_epoch"] =
-        NpyArray::FromInt64({static_cast<int64_t>(bad.size())}, bad);
+    (*ckpt)[key] = value;
     ASSERT_TRUE(WriteNpz(dir + "/checkpoint.npz", *ckpt).ok());
     TrainerOptions o = Quiet(dir);
     o.resume = true;
@@ -235,7 +255,37 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
     ASSERT_TRUE(t.ok());
     const absl::Status s = (*t)->Train().status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-    EXPECT_NE(s.message().find("'trainer/partial_epoch' must hold"), std::string::npos) << s;
+    EXPECT_NE(s.message().find("'" + key + "' must be"), std::string::npos) << s;
+  };
+  for (const std::vector<int64_t>& bad : std::vector<std::vector<int64_t>>{
+           {-1, 0, 0, 0, 128, 16},
+           {3, 49, 48, 0, 128, 16},
+           {3, 0, 48, 0x7ff8000000000000, 128, 16},  // NaN loss
+           {3, 0},
+           {0, 5, 10, three_bits, 128, 16},  // nothing done, yet sums
+           {0, 5, 10, three_bits},
+           {8, 0, 128, three_bits, 128, 16},  // past the epoch's 8 batches
+           {3, 0, 40, three_bits, 128, 16},   // 3 batches are 48 samples
+           {3, 0, 48, three_bits, 0, 16}}) {
+    SCOPED_TRACE(testing::PrintToString(bad));
+    refused("trainer/partial_epoch", NpyArray::FromInt64({static_cast<int64_t>(bad.size())}, bad));
+  }
+  refused("trainer/partial_epoch", NpyArray::FromInt64({2, 3}, {3, 0, 48, three_bits, 128, 16}));
+  refused("trainer/epoch", NpyArray::FromInt64({}, {int64_t{1} << 31}));
+  refused("trainer/epoch", NpyArray::FromInt64({}, {-1}));
+  refused("trainer/epoch", NpyArray::Scalar(1.5f));
+  // The 4-value form (no geometry) written before the geometry was recorded.
+  ASSERT_TRUE(WriteFileAtomic(dir + "/checkpoint.npz", *saved).ok());
+  {
+    absl::StatusOr<NpzMap> ckpt = ReadNpz(dir + "/checkpoint.npz");
+    ASSERT_TRUE(ckpt.ok());
+    std::vector<int64_t> four = *ckpt->at("trainer/partial_epoch").ToInt64();
+    four.resize(4);
+    (*ckpt)["trainer/partial_epoch"] = NpyArray::FromInt64({4}, four);
+    ASSERT_TRUE(WriteNpz(dir + "/checkpoint.npz", *ckpt).ok());
+    r = resume(Config(kSynthetic), 0);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->history.size(), 4u);
   }
 }
 
