@@ -79,6 +79,16 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view contents
     ::unlink(tmp.c_str());
     return ErrnoStatus(err, absl::StrCat("cannot rename '", tmp, "' to '", path, "'"));
   }
+  // The rename itself survives a power loss once the directory is flushed
+  // (best effort: some file systems refuse fsync on a directory).
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
   return absl::OkStatus();
 }
 
