@@ -54,6 +54,9 @@ for f in metrics.csv params.npz best.npz checkpoint.npz config.pbtxt learning_cu
 done
 out=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/best.npz") || fail "eval failed: $out"
 echo "$out" | grep -q "^accuracy=" || fail "eval prints no accuracy: $out"
+echo "$out" | grep -q "^ties=[0-9]" || fail "eval prints no tie count: $out"
+echo "$out" | grep -q "^confusion (rows: label, columns: predicted)" || fail "eval prints no confusion matrix: $out"
+[ "$(echo "$out" | grep -c -E '^ +[0-2]( +[0-9]+){3}$')" -eq 3 ] || fail "eval: expected 3 confusion rows of 3 counts: $out"
 err=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/metrics.csv" 2>&1); [ $? -eq 1 ] || fail "eval of a non-npz should exit 1"
 echo "$err" | grep -q "metrics.csv" || fail "eval error should name the file: $err"
 

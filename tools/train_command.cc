@@ -210,10 +210,45 @@ int RunTrainCommand(const std::vector<std::string>& args) {
   return 0;
 }
 
+namespace {
+
+// ties=N, then per class its samples and accuracy, then the matrix.
+void PrintConfusion(const train::EvalResult& r) {
+  const int64_t c = r.classes;
+  std::printf("ties=%lld\n", static_cast<long long>(r.ties));
+  std::printf("\nclass  samples  accuracy\n");
+  for (int64_t k = 0; k < c; ++k) {
+    int64_t total = 0;
+    for (int64_t j = 0; j < c; ++j) total += r.confusion[k * c + j];
+    std::printf("%5lld  %7lld  ", static_cast<long long>(k), static_cast<long long>(total));
+    if (total > 0) {
+      std::printf("%7.2f%%\n", 100.0 * static_cast<double>(r.confusion[k * c + k]) / total);
+    } else {
+      std::printf("      -\n");
+    }
+  }
+  if (c > 32) return;  // too wide to read
+  std::printf("\nconfusion (rows: label, columns: predicted)\n label");
+  for (int64_t j = 0; j < c; ++j) std::printf(" %6lld", static_cast<long long>(j));
+  std::printf("\n");
+  for (int64_t k = 0; k < c; ++k) {
+    std::printf("%6lld", static_cast<long long>(k));
+    for (int64_t j = 0; j < c; ++j) {
+      std::printf(" %6lld", static_cast<long long>(r.confusion[k * c + j]));
+    }
+    std::printf("\n");
+  }
+}
+
+}  // namespace
+
 int RunEvalCommand(const std::vector<std::string>& args) {
   CommandFlags flags("eval", "--config C.pbtxt --params P.npz [--device cpu|cuda]",
                      "Evaluates parameters on the config's test set (else its training set):\n"
-                     "prints the mean loss per sample and the accuracy.");
+                     "prints the mean loss per sample and the accuracy; for classifiers also\n"
+                     "each class's accuracy, the confusion matrix (rows: label, columns:\n"
+                     "predicted) and how many predictions were ties of the largest spike count\n"
+                     "(decided by the lowest class index).");
   std::string config_path, params, device_name = "cpu";
   flags.String("config", &config_path, "training config (protobuf text); empty: the default");
   flags.String("params", &params, "parameters .npz");
@@ -238,6 +273,7 @@ int RunEvalCommand(const std::vector<std::string>& args) {
   std::printf("samples=%lld\nloss=%.6f\n", static_cast<long long>(r->samples), r->loss);
   if (r->accuracy >= 0) std::printf("accuracy=%.4f\n", r->accuracy);
   std::printf("samples_per_s=%.1f\n", r->samples_per_s);
+  if (r->classes > 0) PrintConfusion(*r);
   return 0;
 }
 

@@ -166,8 +166,9 @@ absl::StatusOr<Tensor> SpikeCounts(const Tensor& spikes, int64_t start_step,
   return counts;
 }
 
-std::vector<int> PredictClasses(const Tensor& counts) {
+std::vector<int> PredictClasses(const Tensor& counts, std::vector<bool>* tied) {
   std::vector<int> predicted;
+  if (tied != nullptr) tied->clear();
   if (counts.rank() == 0 || counts.dim(0) == 0) return predicted;
   Tensor host;
   if (counts.is_cpu()) {
@@ -180,14 +181,22 @@ std::vector<int> PredictClasses(const Tensor& counts) {
   const int64_t batch = host.dim(0);
   const int64_t classes = host.numel() / batch;
   predicted.resize(batch, 0);
+  if (tied != nullptr) tied->assign(batch, false);
   for (int64_t n = 0; n < batch; ++n) {
     const float* row = host.data() + n * classes;
     int best = 0;
+    bool tie = false;
     // Strictly greater: ties keep the lowest index.
     for (int64_t o = 1; o < classes; ++o) {
-      if (row[o] > row[best]) best = static_cast<int>(o);
+      if (row[o] > row[best]) {
+        best = static_cast<int>(o);
+        tie = false;
+      } else if (row[o] == row[best]) {
+        tie = true;
+      }
     }
     predicted[n] = best;
+    if (tied != nullptr) (*tied)[n] = tie;
   }
   return predicted;
 }

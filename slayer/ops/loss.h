@@ -51,8 +51,9 @@ absl::Status SpikeRateLoss(const Tensor& spikes, absl::Span<const int> labels,
 // Spike counts per sample and output neuron over R: [N, O] (host).
 absl::StatusOr<Tensor> SpikeCounts(const Tensor& spikes, int64_t start_step,
                                    int64_t stop_step, float ts);
-// argmax of the counts per sample; ties go to the lowest index.
-std::vector<int> PredictClasses(const Tensor& counts);
+// argmax of the counts per sample; ties go to the lowest index. With `tied`,
+// (*tied)[n] says whether another class had the same (largest) count.
+std::vector<int> PredictClasses(const Tensor& counts, std::vector<bool>* tied = nullptr);
 
 using SpikeTimeLossFn = absl::Status (*)(const Tensor&, const Tensor&, absl::Span<const float>,
                                          float, float*, Tensor*);

@@ -1,5 +1,6 @@
 #include "slayer/ops/loss.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -183,6 +184,15 @@ TEST(ClassifierTest, CountsAndArgmaxWithTiesToLowestIndex) {
   EXPECT_THAT(Values(*counts), ElementsAre(1, 3, 2, 0, 1, 1));
   EXPECT_THAT(PredictClasses(*counts), ElementsAre(1, 1));
   EXPECT_THAT(PredictClasses(Tensor::Zeros({1, 4})), ElementsAre(0));
+  std::vector<bool> tied;
+  EXPECT_THAT(PredictClasses(*counts, &tied), ElementsAre(1, 1));
+  EXPECT_THAT(tied, ElementsAre(false, true));
+  // A tie below the maximum is no tie; one at the maximum after it is.
+  Tensor rows = Tensor::Zeros({3, 4});
+  const float values[] = {5, 5, 7, 1, 7, 5, 5, 1, 5, 7, 5, 7};
+  std::copy(values, values + 12, rows.data());
+  EXPECT_THAT(PredictClasses(rows, &tied), ElementsAre(2, 0, 1));
+  EXPECT_THAT(tied, ElementsAre(false, false, true));
 }
 
 TEST(LossTest, BadArgumentsAreInvalidArgument) {

@@ -189,8 +189,8 @@ absl::StatusOr<Trainer::BatchResult> Trainer::RunBatch(int64_t n, bool training,
     }
     SLAYER_ASSIGN_OR_RETURN(Tensor counts,
                             ops::SpikeCounts(out, region.start_step, region.stop_step, ts));
-    std::vector<int> predicted = ops::PredictClasses(counts);
-    for (int64_t i = 0; i < n; ++i) r.correct += predicted[i] == labels_[i];
+    r.predicted = ops::PredictClasses(counts, &r.tied);
+    for (int64_t i = 0; i < n; ++i) r.correct += r.predicted[i] == labels_[i];
   }
   r.loss = loss;
   if (!std::isfinite(loss)) return r;  // the caller reports it with context
@@ -257,8 +257,10 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   // Each rank evaluates its contiguous shard; the sums are then combined.
   const int64_t shard = (n + comm_->size() - 1) / comm_->size();
   const int64_t lo = std::min(n, shard * comm_->rank()), hi = std::min(n, lo + shard);
-  // {loss, correct, inexact batches, non-finite batches}
-  double sums[4] = {0, 0, 0, 0};
+  const bool classify = !config_.loss().has_spike_time();
+  const int64_t classes = classify ? NumElements(spec_.output_shape()) : 0;
+  // {loss, correct, inexact batches, non-finite batches, ties, confusion...}
+  std::vector<double> sums(5 + classes * classes, 0.0);
   for (int64_t b = lo; b < hi; b += bs) {
     const int64_t e = std::min(hi, b + bs);
     SLAYER_RETURN_IF_ERROR(LoadBatch(ds, order, b, e, /*epoch=*/0, /*augment=*/false));
@@ -270,6 +272,12 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
     sums[0] += r.loss;
     sums[1] += static_cast<double>(r.correct);
     sums[2] += r.exact ? 0 : 1;
+    for (size_t i = 0; classify && i < r.predicted.size(); ++i) {
+      sums[4] += r.tied[i] ? 1 : 0;
+      if (labels_[i] >= 0 && labels_[i] < classes) {  // else the loss refused it
+        sums[5 + labels_[i] * classes + r.predicted[i]] += 1;
+      }
+    }
   }
   SLAYER_RETURN_IF_ERROR(SumAcrossRanks(absl::MakeSpan(sums)));
   if (sums[3] > 0) {
@@ -281,7 +289,14 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   result.exact = sums[2] == 0;
   result.samples = n;
   result.loss = n > 0 ? loss / n : 0;
-  if (!config_.loss().has_spike_time() && n > 0) result.accuracy = double(correct) / n;
+  if (classify && n > 0) result.accuracy = double(correct) / n;
+  if (classify) {
+    result.classes = classes;
+    result.ties = static_cast<int64_t>(sums[4]);
+    for (int64_t i = 0; i < classes * classes; ++i) {
+      result.confusion.push_back(static_cast<int64_t>(sums[5 + i]));
+    }
+  }
   result.samples_per_s = n / std::max(1e-9, Now() - start);
   return result;
 }

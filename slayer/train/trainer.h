@@ -71,6 +71,12 @@ struct EvalResult {
   int64_t samples = 0;
   double samples_per_s = 0;
   bool exact = true;  // spike_time: every output spike equals its target
+  // Classification: confusion[label * classes + predicted] samples, and how
+  // many predictions were ties of the largest spike count (decided by the
+  // lowest index). Empty / 0 for spike_time.
+  int64_t classes = 0;
+  std::vector<int64_t> confusion;
+  int64_t ties = 0;
 };
 
 struct TrainResult {
@@ -110,6 +116,8 @@ class Trainer {
   struct BatchResult {
     double loss = 0;
     int64_t correct = 0;
+    std::vector<int> predicted;  // classification: per sample
+    std::vector<bool> tied;
     bool exact = true;  // every output spike equals the target (spike_time)
     std::string bad_param;  // a parameter that became non-finite
   };

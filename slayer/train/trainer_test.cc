@@ -123,6 +123,26 @@ TEST(TrainerTest, LearnsSyntheticClassesAndWritesRunFolder) {
   ASSERT_TRUE(params.ok());
   EXPECT_TRUE(params->count("fc1/weight"));
   EXPECT_TRUE(params->count("fc2/weight"));
+
+  // The confusion matrix: its rows hold each label's samples (counted from
+  // the data set), its diagonal the correct ones.
+  const data::Dataset& test = (*trainer)->eval_dataset();
+  absl::StatusOr<EvalResult> ev = (*trainer)->Evaluate(test);
+  ASSERT_TRUE(ev.ok()) << ev.status();
+  ASSERT_EQ(ev->classes, 4);
+  ASSERT_EQ(ev->confusion.size(), 16u);
+  std::vector<int64_t> per_label(4, 0);
+  for (int64_t i = 0; i < test.size(); ++i) per_label[*test.Label(i)]++;
+  int64_t diagonal = 0;
+  for (int64_t k = 0; k < 4; ++k) {
+    int64_t row = 0;
+    for (int64_t j = 0; j < 4; ++j) row += ev->confusion[k * 4 + j];
+    EXPECT_EQ(row, per_label[k]) << "label " << k;
+    diagonal += ev->confusion[k * 4 + k];
+  }
+  EXPECT_EQ(static_cast<double>(diagonal) / test.size(), ev->accuracy);
+  EXPECT_GE(ev->ties, 0);
+  EXPECT_LE(ev->ties, test.size());
 }
 
 TEST(TrainerTest, ResumeAfterAnInterruptedEpochMatchesAnUninterruptedRun) {
