@@ -1,7 +1,12 @@
 #include "slayer/ops/pool.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <vector>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "absl/strings/str_cat.h"
 #include "slayer/core/status.h"
@@ -91,6 +96,41 @@ absl::Status PoolBackward(const Shape& x_shape, const PoolParams& p, const Tenso
 }
 
 namespace cpu {
+namespace {
+
+// out[t] = weight * (((0 + rows[0][t]) + rows[1][t]) + ...) for t < T: the
+// window summed in order, then scaled.
+void SumScaled(const float* const* rows, int64_t count, float weight, int64_t T, float* out) {
+  int64_t t = 0;
+#if defined(__AVX2__)
+  const __m256 w = _mm256_set1_ps(weight);
+  for (; t + 8 <= T; t += 8) {
+    __m256 sum = _mm256_setzero_ps();
+    for (int64_t c = 0; c < count; ++c) sum = _mm256_add_ps(sum, _mm256_loadu_ps(rows[c] + t));
+    _mm256_storeu_ps(out + t, _mm256_mul_ps(w, sum));
+  }
+#endif
+  for (; t < T; ++t) {
+    float sum = 0.0f;
+    for (int64_t c = 0; c < count; ++c) sum += rows[c][t];
+    out[t] = weight * sum;
+  }
+}
+
+// out[t] = fma(weight, g[t], 0) for t < T: the one contribution of a window
+// that overlaps no other, as the general path's accumulation into zeros.
+void ScaledCopy(float weight, const float* g, int64_t T, float* out) {
+  int64_t t = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 w = _mm256_set1_ps(weight), zero = _mm256_setzero_ps();
+  for (; t + 8 <= T; t += 8) {
+    _mm256_storeu_ps(out + t, _mm256_fmadd_ps(w, _mm256_loadu_ps(g + t), zero));
+  }
+#endif
+  for (; t < T; ++t) out[t] = std::fma(weight, g[t], 0.0f);
+}
+
+}  // namespace
 
 absl::Status PoolForward(const Tensor& x, const PoolParams& p, Tensor* y) {
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(y, "PoolForward", "y"));
@@ -102,9 +142,13 @@ absl::Status PoolForward(const Tensor& x, const PoolParams& p, Tensor* y) {
   const float weight = p.weight;
   const float* xs = x.data();
   float* ys = y->data();
-  // Planes (n, c) are independent; within a plane each output row of T
-  // values sums whole input rows, which vectorises over t.
+  // Planes (n, c) are independent; each output row of T values sums the
+  // window's input rows, vectorised over t.
   internal::ParallelFor(g.batch * g.channels, 1, [&](int64_t begin, int64_t end) {
+    // The window's input rows (on the stack up to 8 x 8).
+    std::array<const float*, 64> small;
+    std::vector<const float*> large(g.kernel * g.kernel > 64 ? g.kernel * g.kernel : 0);
+    const float** rows = large.empty() ? small.data() : large.data();
     for (int64_t plane = begin; plane < end; ++plane) {
       const float* xp = xs + plane * g.height * g.width * T;
       float* yp = ys + plane * g.out_h * g.out_w * T;
@@ -114,14 +158,11 @@ absl::Status PoolForward(const Tensor& x, const PoolParams& p, Tensor* y) {
         for (int64_t wo = 0; wo < g.out_w; ++wo) {
           int64_t w_lo, w_hi;
           Window(g, wo, g.width, &w_lo, &w_hi);
-          float* out = yp + (ho * g.out_w + wo) * T;
-          std::fill(out, out + T, 0.0f);
+          int64_t count = 0;
           for (int64_t hi = h_lo; hi < h_hi; ++hi) {
-            for (int64_t wi = w_lo; wi < w_hi; ++wi) {
-              internal::AddScaled(1.0f, xp + (hi * g.width + wi) * T, out, T);
-            }
+            for (int64_t wi = w_lo; wi < w_hi; ++wi) rows[count++] = xp + (hi * g.width + wi) * T;
           }
-          internal::Scale(weight, out, out, T);
+          SumScaled(rows, count, weight, T, yp + (ho * g.out_w + wo) * T);
         }
       }
     }
@@ -136,16 +177,39 @@ absl::Status PoolBackward(const Shape& x_shape, const PoolParams& p, const Tenso
   SLAYER_RETURN_IF_ERROR(CheckShape(grad_y, g.y_shape(), "PoolBackward: grad_y"));
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"PoolBackward: grad_y", &grad_y}}));
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_x, x_shape, Device::kCpu));
-  grad_x->SetZero();
-  if (grad_y.numel() == 0) return absl::OkStatus();
+  if (grad_y.numel() == 0) {
+    grad_x->SetZero();
+    return absl::OkStatus();
+  }
   const int64_t T = g.steps;
   const float weight = p.weight;
   const float* gys = grad_y.data();
   float* gxs = grad_x->data();
+  // Windows that tile the input without overlap or padding (the usual
+  // kernel == stride) write each input row once; the rest stays zero.
+  const bool tiles = g.stride == g.kernel && g.pad == 0;
+  const int64_t plane_size = g.height * g.width * T;
   internal::ParallelFor(g.batch * g.channels, 1, [&](int64_t begin, int64_t end) {
     for (int64_t plane = begin; plane < end; ++plane) {
-      float* gxp = gxs + plane * g.height * g.width * T;
+      float* gxp = gxs + plane * plane_size;
       const float* gyp = gys + plane * g.out_h * g.out_w * T;
+      if (tiles) {
+        const int64_t covered_w = g.out_w * g.kernel;
+        for (int64_t hi = 0; hi < g.height; ++hi) {
+          float* row = gxp + hi * g.width * T;
+          if (hi >= g.out_h * g.kernel) {
+            std::fill(row, row + g.width * T, 0.0f);
+            continue;
+          }
+          const float* gout = gyp + (hi / g.kernel) * g.out_w * T;
+          for (int64_t wi = 0; wi < covered_w; ++wi) {
+            ScaledCopy(weight, gout + (wi / g.kernel) * T, T, row + wi * T);
+          }
+          std::fill(row + covered_w * T, row + g.width * T, 0.0f);
+        }
+        continue;
+      }
+      std::fill(gxp, gxp + plane_size, 0.0f);
       for (int64_t ho = 0; ho < g.out_h; ++ho) {
         int64_t h_lo, h_hi;
         Window(g, ho, g.height, &h_lo, &h_hi);

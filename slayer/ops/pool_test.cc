@@ -1,5 +1,6 @@
 #include "slayer/ops/pool.h"
 
+#include <cmath>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -110,6 +111,42 @@ INSTANTIATE_TEST_SUITE_P(
                       PoolCase{"k4_stride1", {1, 1, 6, 6, 2}, 4, 1, 0},
                       PoolCase{"k2_pad1", {2, 1, 5, 5, 3}, 2, 2, 1}),
     [](const ::testing::TestParamInfo<PoolCase>& info) { return info.param.name; });
+
+// The sums in window order, then scaled, and each tiled input's gradient as
+// one fma into zero: exactly, for every t (T 21: vector body and tail), with
+// the row and column no window covers left zero.
+TEST(PoolTest, ExactSumsAndTiledGradient) {
+  const Shape shape = {2, 3, 5, 7, 21};
+  Tensor x = RandomUniform(shape, 4);
+  PoolParams p;
+  p.kernel = 2;
+  p.weight = 11.0f;
+  Tensor y;
+  SLAYER_ASSERT_OK(PoolForward(x, p, &y));
+  ASSERT_EQ(y.shape(), Shape({2, 3, 2, 3, 21}));
+  Tensor g = RandomUniform(y.shape(), 5);
+  Tensor gx = Tensor::Full(shape, 5.0f);
+  SLAYER_ASSERT_OK(PoolBackward(shape, p, g, &gx));
+  int64_t mismatches = 0;
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t t = 0; t < 21; ++t) {
+        for (int64_t ho = 0; ho < 2; ++ho)
+          for (int64_t wo = 0; wo < 3; ++wo) {
+            float sum = 0.0f;
+            for (int64_t kh = 0; kh < 2; ++kh)
+              for (int64_t kw = 0; kw < 2; ++kw) sum += x.at({n, c, 2 * ho + kh, 2 * wo + kw, t});
+            mismatches += y.at({n, c, ho, wo, t}) != 11.0f * sum;
+          }
+        for (int64_t h = 0; h < 5; ++h)
+          for (int64_t w = 0; w < 7; ++w) {
+            const float expected =
+                h < 4 && w < 6 ? std::fma(11.0f, g.at({n, c, h / 2, w / 2, t}), 0.0f) : 0.0f;
+            mismatches += gx.at({n, c, h, w, t}) != expected;
+          }
+      }
+  EXPECT_EQ(mismatches, 0);
+}
 
 TEST(PoolTest, BadArgumentsAreInvalidArgument) {
   PoolParams p;
