@@ -394,6 +394,26 @@ absl::Status ValidateTraining(const proto::Training& t, const NetworkSpec& spec)
                                      ShapeString(spec.input_shape), ", got ",
                                      im.spatial_jitter()));
     }
+    for (const auto& [name, value] :
+         {std::pair<std::string, int32_t>{"augment_from_epoch", im.augment_from_epoch()},
+          {"augment_until_epoch", im.augment_until_epoch()}}) {
+      if (value < 0) {
+        return FieldError("data.image." + name,
+                          absl::StrCat("must be an epoch >= 1 (or 0: unbounded), got ", value));
+      }
+      if (value > 0 && im.spatial_jitter() == 0 && !im.horizontal_flip()) {
+        return FieldError("data.image." + name,
+                          "is set, but nothing is augmented (spatial_jitter 0, no "
+                          "horizontal_flip)");
+      }
+    }
+    if (im.augment_from_epoch() > 0 && im.augment_until_epoch() > 0 &&
+        im.augment_from_epoch() > im.augment_until_epoch()) {
+      return FieldError("data.image.augment_until_epoch",
+                        absl::StrCat("must not come before augment_from_epoch (",
+                                     im.augment_from_epoch(), "), got ",
+                                     im.augment_until_epoch()));
+    }
   } else if (d.has_nmnist()) {
     const proto::NmnistData& nm = d.nmnist();
     if (nm.train_dir().empty()) return FieldError("data.nmnist.train_dir", "a folder is required");

@@ -98,6 +98,15 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
           data::MakeImageDataset(im.train_images(), im.train_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.train_images", train.status()));
       SLAYER_RETURN_IF_ERROR(Field("data.image.spatial_jitter", (*train)->SetAugmentation(augment)));
+      if (im.augment_from_epoch() > 0 || im.augment_until_epoch() > 0) {
+        data::ImageDataset* images = train->get();  // owned by `out` below
+        const int from = im.augment_from_epoch(), until = im.augment_until_epoch();
+        out.start_epoch = [images, augment, from, until](int epoch) {
+          const bool on = epoch >= from && (until == 0 || epoch <= until);
+          // Validated above: both settings are accepted.
+          images->SetAugmentation(on ? augment : data::ImageAugmentation()).IgnoreError();
+        };
+      }
       absl::StatusOr<std::unique_ptr<data::ImageDataset>> test =
           data::MakeImageDataset(im.test_images(), im.test_labels(), enc);
       SLAYER_RETURN_IF_ERROR(Field("data.image.test_images", test.status()));

@@ -9,6 +9,7 @@
 #ifndef SLAYER_TRAIN_DATASETS_H_
 #define SLAYER_TRAIN_DATASETS_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -28,6 +29,9 @@ struct TrainingData {
   // (empty otherwise).
   std::vector<Tensor> targets;
   std::vector<std::unique_ptr<data::Dataset>> keep_alive;  // bases of subsets
+  // Called before each training epoch (1-based) when set: switches the
+  // training set's augmentation on and off by the config's epoch range.
+  std::function<void(int epoch)> start_epoch;
 };
 
 // Errors name the config field and the file.

@@ -22,6 +22,7 @@
 #include "slayer/core/file.h"
 #include "slayer/core/npy.h"
 #include "slayer/core/random.h"
+#include "slayer/core/status.h"
 #include "slayer/data/aedat.h"
 #include "slayer/data/binary_events.h"
 #include "slayer/data/event.h"
@@ -299,6 +300,61 @@ TEST(ExamplesE2eTest, ImageAugmentationOnlyOnTheTrainingSet) {
   c.mutable_data()->mutable_image()->set_spatial_jitter(28);
   const absl::Status bad = Trainer::Create(c, o).status();
   EXPECT_NE(bad.message().find("data.image.spatial_jitter"), std::string::npos) << bad;
+}
+
+// augment_from_epoch / augment_until_epoch: a run augmented in epoch 2 of 3
+// equals, bit for bit, one trained without augmentation for epoch 1, resumed
+// with it for epoch 2 and without it for epoch 3 (the draws depend only on
+// seed, epoch and sample), and differs from one never augmented.
+TEST(ExamplesE2eTest, AugmentationFollowsItsEpochRange) {
+  proto::Training c = LoadExample("fashion_mnist_mlp");
+  ASSERT_NO_FATAL_FAILURE(PointAtGeneratedImages(&c, TempDir("augment_range/data"), 8, 4, 6));
+  c.set_batch_size(4);
+  const proto::Training plain = c;
+  c.mutable_data()->mutable_image()->set_spatial_jitter(2);
+  c.mutable_data()->mutable_image()->set_horizontal_flip(true);
+  const proto::Training always = c;
+  c.mutable_data()->mutable_image()->set_augment_from_epoch(2);
+  c.mutable_data()->mutable_image()->set_augment_until_epoch(2);
+  const proto::Training ranged = c;
+  auto train = [](const proto::Training& config, const std::string& dir, int epochs,
+                  bool resume) -> absl::StatusOr<NpzMap> {
+    TrainerOptions o;
+    o.run_dir = dir;
+    o.epochs = epochs;
+    o.resume = resume;
+    o.pictures = false;
+    std::ostringstream sink;
+    o.progress.out = &sink;
+    o.progress.terminal = false;
+    SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> t, Trainer::Create(config, o));
+    SLAYER_RETURN_IF_ERROR(t->Train().status());
+    return ReadNpz(dir + "/params.npz");
+  };
+  const std::string pieces = TempDir("augment_range/pieces");
+  ASSERT_TRUE(train(plain, pieces, 1, false).ok());
+  ASSERT_TRUE(train(always, pieces, 2, true).ok());
+  absl::StatusOr<NpzMap> by_pieces = train(plain, pieces, 3, true);
+  absl::StatusOr<NpzMap> by_range = train(ranged, TempDir("augment_range/ranged"), 3, false);
+  absl::StatusOr<NpzMap> never = train(plain, TempDir("augment_range/plain"), 3, false);
+  ASSERT_TRUE(by_pieces.ok()) << by_pieces.status();
+  ASSERT_TRUE(by_range.ok()) << by_range.status();
+  ASSERT_TRUE(never.ok()) << never.status();
+  bool differs = false;
+  for (const auto& [key, value] : *by_range) {
+    EXPECT_EQ(value.data, by_pieces->at(key).data) << key;
+    differs = differs || value.data != never->at(key).data;
+  }
+  EXPECT_TRUE(differs) << "augmenting epoch 2 changed nothing";
+
+  // Ranges are checked by name.
+  c.mutable_data()->mutable_image()->set_augment_until_epoch(1);
+  absl::Status bad = Trainer::Create(c, TrainerOptions()).status();
+  EXPECT_NE(bad.message().find("data.image.augment_until_epoch"), std::string::npos) << bad;
+  proto::Training unaugmented = plain;
+  unaugmented.mutable_data()->mutable_image()->set_augment_from_epoch(3);
+  bad = Trainer::Create(unaugmented, TrainerOptions()).status();
+  EXPECT_NE(bad.message().find("data.image.augment_from_epoch"), std::string::npos) << bad;
 }
 
 TEST(ExamplesE2eTest, MnistCnn) {

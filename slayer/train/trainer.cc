@@ -385,6 +385,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
       Rng rng = Rng(config_.seed()).Stream(kShuffleStream + epoch);
       for (int64_t i = n - 1; i > 0; --i) std::swap(order[i], order[rng.UniformInt(i + 1)]);
     }
+    if (data_.start_epoch) data_.start_epoch(epoch);
     // A resumed epoch continues after the checkpoint's batches.
     const bool resumed = epoch == resume_at.epochs + 1;
     const int64_t first_batch = resumed ? resume_at.batches : 0;
