@@ -63,6 +63,7 @@ echo "$err" | grep -q "metrics.csv" || fail "eval error should name the file: $e
 echo 'network { simulation { ts_ms: 1 sample_ms: 30 } arch: "3x3x2-8-3o" }' > "$tmp/model.pbtxt"
 "$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" --resume --epochs 3 > "$tmp/resume.log" 2>&1 || fail "resume: $(cat "$tmp/resume.log")"
 grep -q "resuming" "$tmp/resume.log" || fail "resume did not resume: $(cat "$tmp/resume.log")"
+grep -q "^epochs: 3$" "$tmp/run/config.pbtxt" || fail "config.pbtxt should hold the epochs run (3)"
 # The checkpoint is after epoch 3 now: a run of 2 epochs cannot end with it.
 err=$("$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" --resume --epochs 2 2>&1); rc=$?
 [ $rc -eq 1 ] || fail "resuming past --epochs should exit 1, got $rc"

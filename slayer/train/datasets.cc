@@ -106,6 +106,7 @@ absl::StatusOr<TrainingData> MakeTrainingData(const proto::Training& config,
           // Validated above: both settings are accepted.
           images->SetAugmentation(on ? augment : data::ImageAugmentation()).IgnoreError();
         };
+        out.start_epoch(1);  // until the trainer starts an epoch
       }
       absl::StatusOr<std::unique_ptr<data::ImageDataset>> test =
           data::MakeImageDataset(im.test_images(), im.test_labels(), enc);

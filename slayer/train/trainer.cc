@@ -78,12 +78,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(const proto::Training& 
   if (!config.has_network()) {
     return absl::InvalidArgumentError("network: the config has no 'network { ... }' or 'model:'");
   }
-  if (options.epochs < 0 || options.max_batches < 0 ||
+  if (options.epochs < 0 || options.epochs == std::numeric_limits<int>::max() ||
+      options.max_batches < 0 ||
       !(options.checkpoint_interval_s >= 0) || std::isinf(options.checkpoint_interval_s)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "trainer options: epochs ", options.epochs, ", max_batches ", options.max_batches,
         ", checkpoint_interval_s ", options.checkpoint_interval_s,
-        " (expected epochs >= 0, max_batches >= 0 and a finite checkpoint_interval_s >= 0)"));
+        " (expected epochs in [0, INT_MAX), max_batches >= 0 and a finite "
+        "checkpoint_interval_s >= 0)"));
   }
   absl::StatusOr<config::NetworkSpec> spec = config::BuildNetworkSpec(config.network());
   if (!spec.ok()) {
@@ -258,7 +260,10 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   const int64_t shard = (n + comm_->size() - 1) / comm_->size();
   const int64_t lo = std::min(n, shard * comm_->rank()), hi = std::min(n, lo + shard);
   const bool classify = !config_.loss().has_spike_time();
-  const int64_t classes = classify ? NumElements(spec_.output_shape()) : 0;
+  // The confusion matrix (outputs x outputs, summed across ranks) up to
+  // 1024 outputs.
+  const int64_t outputs = NumElements(spec_.output_shape());
+  const int64_t classes = classify && outputs <= 1024 ? outputs : 0;
   // {loss, correct, inexact batches, non-finite batches, ties, confusion...}
   std::vector<double> sums(5 + classes * classes, 0.0);
   for (int64_t b = lo; b < hi; b += bs) {
@@ -272,7 +277,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
     sums[0] += r.loss;
     sums[1] += static_cast<double>(r.correct);
     sums[2] += r.exact ? 0 : 1;
-    for (size_t i = 0; classify && i < r.predicted.size(); ++i) {
+    for (size_t i = 0; classes > 0 && i < r.predicted.size(); ++i) {
       sums[4] += r.tied[i] ? 1 : 0;
       if (labels_[i] >= 0 && labels_[i] < classes) {  // else the loss refused it
         sums[5 + labels_[i] * classes + r.predicted[i]] += 1;
@@ -290,7 +295,7 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   result.samples = n;
   result.loss = n > 0 ? loss / n : 0;
   if (classify && n > 0) result.accuracy = double(correct) / n;
-  if (classify) {
+  if (classes > 0) {
     result.classes = classes;
     result.ties = static_cast<int64_t>(sums[4]);
     for (int64_t i = 0; i < classes * classes; ++i) {
@@ -338,8 +343,11 @@ absl::StatusOr<TrainResult> Trainer::Train() {
                               : ""));
   }
   if (write) {
+    // The config as run: with the epochs of --epochs.
+    proto::Training as_run = config_;
+    as_run.set_epochs(epochs);
     std::string text;
-    google::protobuf::TextFormat::PrintToString(config_, &text);
+    google::protobuf::TextFormat::PrintToString(as_run, &text);
     SLAYER_RETURN_IF_ERROR(WriteFileAtomic(RunPath("config.pbtxt"), text));
   }
   const data::Dataset& train = *data_.train;
@@ -360,14 +368,21 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     return SaveCheckpoint(at);
   };
   int64_t batches_run = 0;  // by this process, for stop_after_batches
-  if (resume_at.batches > 0 && resume_at.global_batch > 0 &&
-      (resume_at.samples != n || resume_at.global_batch != global_bs)) {
+  // A checkpoint without the geometry (the 4-value form) continues when its
+  // count of samples fits this run's batches.
+  const bool recorded = resume_at.global_batch > 0;
+  if (resume_at.batches > 0 &&
+      (recorded ? resume_at.samples != n || resume_at.global_batch != global_bs
+                : resume_at.seen != std::min(n, resume_at.batches * global_bs))) {
     // Batch b no longer holds the same samples: the interrupted epoch starts
     // over (its first batches' updates are already in the parameters).
     progress.Message(absl::StrCat(
-        "note: the checkpoint was cut from ", resume_at.samples, " samples in batches of ",
-        resume_at.global_batch, ", this run has ", n, " in batches of ", global_bs,
-        "; epoch ", resume_at.epochs + 1, " starts over"));
+        "note: the checkpoint was cut from ",
+        recorded ? absl::StrCat(resume_at.samples, " samples in batches of ",
+                                resume_at.global_batch)
+                 : absl::StrCat(resume_at.seen, " samples in ", resume_at.batches, " batches"),
+        ", this run has ", n, " in batches of ", global_bs, "; epoch ", resume_at.epochs + 1,
+        " starts over"));
     resume_at = Position{resume_at.epochs};
   }
   // A run with fewer batches per epoch (--max_batches) ends the epoch there.
