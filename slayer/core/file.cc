@@ -69,10 +69,11 @@ absl::Status WriteFileAtomic(const std::string& path, absl::string_view contents
     p += n;
     left -= static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    int err = errno;
+  int flush_error = ::fsync(fd) == 0 ? 0 : errno;
+  if (::close(fd) != 0 && flush_error == 0) flush_error = errno;  // closed either way
+  if (flush_error != 0) {
     ::unlink(tmp.c_str());
-    return ErrnoStatus(err, absl::StrCat("cannot flush '", tmp, "'"));
+    return ErrnoStatus(flush_error, absl::StrCat("cannot flush '", tmp, "'"));
   }
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     int err = errno;

@@ -16,7 +16,8 @@ namespace slayer {
 
 // NotFound / PermissionDenied / DataLoss with the path in the message.
 absl::StatusOr<std::string> ReadFile(const std::string& path);
-// Writes `path.tmp.<pid>`, fsyncs it, renames it over `path`.
+// Writes `path.tmp.<pid>`, fsyncs it, renames it over `path`, then fsyncs
+// the directory (best effort).
 absl::Status WriteFileAtomic(const std::string& path, absl::string_view contents);
 // mkdir -p.
 absl::Status MakeDirs(const std::string& path);

@@ -145,9 +145,10 @@ absl::Status PoolForward(const Tensor& x, const PoolParams& p, Tensor* y) {
   // Planes (n, c) are independent; each output row of T values sums the
   // window's input rows, vectorised over t.
   internal::ParallelFor(g.batch * g.channels, 1, [&](int64_t begin, int64_t end) {
-    // The window's input rows (on the stack up to 8 x 8).
+    // The window's input rows (clipped to the input; on the stack up to 64).
+    const int64_t most = std::min(g.kernel, g.height) * std::min(g.kernel, g.width);
     std::array<const float*, 64> small;
-    std::vector<const float*> large(g.kernel * g.kernel > 64 ? g.kernel * g.kernel : 0);
+    std::vector<const float*> large(most > 64 ? most : 0);
     const float** rows = large.empty() ? small.data() : large.data();
     for (int64_t plane = begin; plane < end; ++plane) {
       const float* xp = xs + plane * g.height * g.width * T;
@@ -186,7 +187,7 @@ absl::Status PoolBackward(const Shape& x_shape, const PoolParams& p, const Tenso
   const float* gys = grad_y.data();
   float* gxs = grad_x->data();
   // Windows that tile the input without overlap or padding (the usual
-  // kernel == stride) write each input row once; the rest stays zero.
+  // kernel == stride) write each input row once and zero the rest.
   const bool tiles = g.stride == g.kernel && g.pad == 0;
   const int64_t plane_size = g.height * g.width * T;
   internal::ParallelFor(g.batch * g.channels, 1, [&](int64_t begin, int64_t end) {

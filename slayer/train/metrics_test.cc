@@ -120,7 +120,6 @@ TEST(MetricsLogTest, AppendsAtomicallyTracksBestAndResumes) {
   EXPECT_EQ(MetricsLog::Open(path)->rows().size(), 3u);
 }
 
-
 // 245/264 = 0.928030303... is written as 0.9280303: a resumed run reads that
 // back, and the same accuracy later must tie with it there as it does in the
 // uninterrupted run, not beat it.
@@ -143,6 +142,7 @@ TEST(MetricsLogTest, BestIsJudgedOnTheValuesTheFileHolds) {
   EXPECT_FALSE(resumed->last_is_best());
   EXPECT_EQ(resumed->best().test_accuracy->epoch, 1);
 }
+
 TEST(MetricsLogTest, HeadlineFallsBackWithoutTestSet) {
   MetricsLog log(TempDir() + "/m2.csv");
   ASSERT_TRUE(log.Append(Row(1, 2.0, std::nullopt, std::nullopt, std::nullopt)).ok());
