@@ -318,7 +318,7 @@ TEST(ExamplesE2eTest, AugmentationFollowsItsEpochRange) {
   c.mutable_data()->mutable_image()->set_augment_until_epoch(2);
   const proto::Training ranged = c;
   auto train = [](const proto::Training& config, const std::string& dir, int epochs,
-                  bool resume) -> absl::StatusOr<NpzMap> {
+                  bool resume, std::string* log = nullptr) -> absl::StatusOr<NpzMap> {
     TrainerOptions o;
     o.run_dir = dir;
     o.epochs = epochs;
@@ -329,6 +329,7 @@ TEST(ExamplesE2eTest, AugmentationFollowsItsEpochRange) {
     o.progress.terminal = false;
     SLAYER_ASSIGN_OR_RETURN(std::unique_ptr<Trainer> t, Trainer::Create(config, o));
     SLAYER_RETURN_IF_ERROR(t->Train().status());
+    if (log != nullptr) *log = sink.str();
     return ReadNpz(dir + "/params.npz");
   };
   const std::string pieces = TempDir("augment_range/pieces");
@@ -346,6 +347,12 @@ TEST(ExamplesE2eTest, AugmentationFollowsItsEpochRange) {
     differs = differs || value.data != never->at(key).data;
   }
   EXPECT_TRUE(differs) << "augmenting epoch 2 changed nothing";
+  // A run that ends before the range says so.
+  std::string log;
+  ASSERT_TRUE(train(ranged, TempDir("augment_range/short"), 1, false, &log).ok());
+  EXPECT_NE(log.find("augment_from_epoch is 2, after the 1 epochs of this run"),
+            std::string::npos)
+      << log;
 
   // Ranges are checked by name.
   c.mutable_data()->mutable_image()->set_augment_until_epoch(1);

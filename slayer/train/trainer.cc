@@ -357,6 +357,11 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   int64_t batches = (n + global_bs - 1) / global_bs;
   if (options_.max_batches > 0) batches = std::min(batches, options_.max_batches);
   const bool classify = !config_.loss().has_spike_time();
+  if (config_.data().has_image() && config_.data().image().augment_from_epoch() > epochs) {
+    progress.Message(absl::StrCat("note: data.image.augment_from_epoch is ",
+                                  config_.data().image().augment_from_epoch(), ", after the ",
+                                  epochs, " epochs of this run: no epoch is augmented"));
+  }
   double last_write = Now();
   allreduce_s_ = 0;
   // Metrics and best first, so that a checkpoint never runs ahead of them
