@@ -248,7 +248,7 @@ int RunEvalCommand(const std::vector<std::string>& args) {
                      "prints the mean loss per sample and the accuracy; for classifiers also\n"
                      "each class's accuracy, the confusion matrix (rows: label, columns:\n"
                      "predicted) and how many predictions were ties of the largest spike count\n"
-                     "(decided by the lowest class index).");
+                     "(decided by the lowest class index; a silent output is a tie at 0).");
   std::string config_path, params, device_name = "cpu";
   flags.String("config", &config_path, "training config (protobuf text); empty: the default");
   flags.String("params", &params, "parameters .npz");

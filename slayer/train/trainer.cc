@@ -378,7 +378,8 @@ absl::StatusOr<TrainResult> Trainer::Train() {
   const bool recorded = resume_at.global_batch > 0;
   if (resume_at.batches > 0 &&
       (recorded ? resume_at.samples != n || resume_at.global_batch != global_bs
-                : resume_at.seen != std::min(n, resume_at.batches * global_bs))) {
+                : resume_at.batches > n ||  // (no overflow below)
+                      resume_at.seen != std::min(n, resume_at.batches * global_bs))) {
     // Batch b no longer holds the same samples: the interrupted epoch starts
     // over (its first batches' updates are already in the parameters).
     progress.Message(absl::StrCat(
