@@ -49,12 +49,14 @@ epochs: 2
 PB
 "$SLAYER" train --config "$tmp/syn.pbtxt" --out "$tmp/run" > "$tmp/train.log" 2>&1 || fail "train: $(cat "$tmp/train.log")"
 grep -q "result: 2 epochs" "$tmp/train.log" || fail "train summary missing: $(cat "$tmp/train.log")"
-for f in metrics.csv params.npz best.npz checkpoint.npz config.pbtxt learning_curve.png raster.png; do
+for f in metrics.csv params.npz best.npz checkpoint.npz config.pbtxt learning_curve.png raster.png confusion.png; do
   [ -s "$tmp/run/$f" ] || fail "run folder lacks $f"
 done
 out=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/best.npz") || fail "eval failed: $out"
 echo "$out" | grep -q "^accuracy=" || fail "eval prints no accuracy: $out"
 echo "$out" | grep -q "^ties=[0-9]" || fail "eval prints no tie count: $out"
+"$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/best.npz" --confusion_png "$tmp/c.png" > /dev/null || fail "eval --confusion_png failed"
+[ "$(head -c 4 "$tmp/c.png" | tail -c 3)" = "PNG" ] || fail "eval --confusion_png wrote no PNG"
 echo "$out" | grep -q "^confusion (rows: label, columns: predicted)" || fail "eval prints no confusion matrix: $out"
 [ "$(echo "$out" | grep -c -E '^ +[0-2]( +[0-9]+){3}$')" -eq 3 ] || fail "eval: expected 3 confusion rows of 3 counts: $out"
 err=$("$SLAYER" eval --config "$tmp/syn.pbtxt" --params "$tmp/run/metrics.csv" 2>&1); [ $? -eq 1 ] || fail "eval of a non-npz should exit 1"

@@ -18,6 +18,7 @@
 #include "slayer/proto/config.h"
 #include "slayer/train/mpi_communicator.h"
 #include "slayer/train/nccl_communicator.h"
+#include "slayer/train/plot.h"
 #include "slayer/train/trainer.h"
 #include "tools/command_flags.h"
 #include "tools/commands.h"
@@ -67,7 +68,8 @@ int RunTrainCommand(const std::vector<std::string>& args) {
                    kDefaultTrainingConfigName,
                    " (a spiking MLP on Fashion-MNIST from /usr/share/datasets/fashion-mnist).\n"
                    "The run folder gets metrics.csv, params.npz, best.npz, checkpoint.npz,\n"
-                   "config.pbtxt, learning_curve.png and raster.png.\n"
+                   "config.pbtxt, learning_curve.png, raster.png and (classifiers with a test\n"
+                   "set) confusion.png of the last evaluation.\n"
                    "Data-parallel on N processes or machines (MPI; NCCL with --device cuda):\n"
                    "  mpirun -np N [--hostfile hosts] slayer train --config C --distributed"));
   std::string config_path, out, device_name = "cpu";
@@ -249,10 +251,11 @@ int RunEvalCommand(const std::vector<std::string>& args) {
                      "each class's accuracy, the confusion matrix (rows: label, columns:\n"
                      "predicted) and how many predictions were ties of the largest spike count\n"
                      "(decided by the lowest class index; a silent output is a tie at 0).");
-  std::string config_path, params, device_name = "cpu";
+  std::string config_path, params, device_name = "cpu", confusion_png;
   flags.String("config", &config_path, "training config (protobuf text); empty: the default");
   flags.String("params", &params, "parameters .npz");
   flags.String("device", &device_name, "cpu or cuda");
+  flags.String("confusion_png", &confusion_png, "also draw the confusion matrix into this PNG");
   int exit_code;
   if (!flags.Parse(args, &exit_code)) return exit_code;
   if (params.empty()) return flags.Fail("--params is required");
@@ -274,6 +277,15 @@ int RunEvalCommand(const std::vector<std::string>& args) {
   if (r->accuracy >= 0) std::printf("accuracy=%.4f\n", r->accuracy);
   std::printf("samples_per_s=%.1f\n", r->samples_per_s);
   if (r->classes > 0) PrintConfusion(*r);
+  if (!confusion_png.empty()) {
+    if (r->classes == 0) {
+      return Report("eval", absl::InvalidArgumentError(
+                                "--confusion_png: the config's loss does not classify"));
+    }
+    s = WriteConfusionPng(UserPath(confusion_png), r->confusion, r->classes);
+    if (!s.ok()) return Report("eval", s);
+    std::printf("confusion_png=%s\n", confusion_png.c_str());
+  }
   return 0;
 }
 

@@ -336,4 +336,71 @@ absl::Status WriteSpikeRasterPng(const std::string& path, const std::vector<Rast
   return WritePng(path, img);
 }
 
+absl::StatusOr<Image> RenderConfusionMatrix(const std::vector<int64_t>& confusion,
+                                            int64_t classes) {
+  if (classes < 1 || classes > 1024 ||
+      static_cast<int64_t>(confusion.size()) != classes * classes ||
+      std::any_of(confusion.begin(), confusion.end(), [](int64_t v) { return v < 0; })) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "confusion matrix: expected classes in [1, 1024] and classes^2 counts >= 0, got ",
+        classes, " classes and ", confusion.size(), " counts"));
+  }
+  int64_t total = 0, correct = 0;
+  for (int64_t k = 0; k < classes; ++k) {
+    for (int64_t j = 0; j < classes; ++j) total += confusion[k * classes + j];
+    correct += confusion[k * classes + k];
+  }
+  const int cell = static_cast<int>(std::clamp<int64_t>(640 / classes, 4, 64));
+  const int grid = cell * static_cast<int>(classes);
+  const int left = 110, top = 70, right = 30, bottom = 90;
+  Image img(left + grid + right, top + grid + bottom);
+  CenteredText(&img, left + grid / 2, 20,
+               absl::StrFormat("confusion: %d samples, %.2f%% correct", total,
+                               total > 0 ? 100.0 * correct / total : 0.0),
+               kInk);
+  const bool counts = classes <= 20;
+  for (int64_t k = 0; k < classes; ++k) {
+    int64_t row = 0;
+    for (int64_t j = 0; j < classes; ++j) row += confusion[k * classes + j];
+    for (int64_t j = 0; j < classes; ++j) {
+      const int64_t v = confusion[k * classes + j];
+      const double share = row > 0 ? static_cast<double>(v) / row : 0.0;
+      // White to kTrainColor's blue.
+      auto mix = [share](int to) {
+        return static_cast<uint8_t>(std::lround(255 - share * (255 - to)));
+      };
+      const Rgb c{mix(kTrainColor.r), mix(kTrainColor.g), mix(kTrainColor.b)};
+      const int x = left + static_cast<int>(j) * cell, y = top + static_cast<int>(k) * cell;
+      img.FillRect(x, y, cell, cell, c);
+      if (counts && v > 0) {
+        const std::string s = absl::StrCat(v);
+        const int scale = Image::TextWidth(s, kFont) + 4 <= cell ? kFont : 1;
+        img.Text(x + (cell - Image::TextWidth(s, scale)) / 2,
+                 y + (cell - Image::TextHeight(scale)) / 2, s, share > 0.5 ? kWhite : kInk,
+                 scale);
+      }
+    }
+  }
+  DrawFrame(&img, Rect{left - 1, top - 1, grid + 1, grid + 1}, kFrame);  // around the cells
+  // Class indices along both axes (every one up to 20 classes).
+  const int64_t every = counts ? 1 : (classes + 19) / 20;
+  for (int64_t k = 0; k < classes; k += every) {
+    const std::string s = absl::StrCat(k);
+    const int mid = static_cast<int>(k) * cell + cell / 2;
+    img.Text(left - 8 - Image::TextWidth(s, kFont), top + mid - Image::TextHeight(kFont) / 2, s,
+             kInk, kFont);
+    CenteredText(&img, left + mid, top + grid + 8, s, kInk);
+  }
+  CenteredText(&img, left + grid / 2, top + grid + 44, "predicted", kInk);
+  img.Text(24, top + grid / 2 + Image::TextWidth("label", kFont) / 2, "label", kInk, kFont,
+           /*up=*/true);
+  return img;
+}
+
+absl::Status WriteConfusionPng(const std::string& path, const std::vector<int64_t>& confusion,
+                               int64_t classes) {
+  SLAYER_ASSIGN_OR_RETURN(Image img, RenderConfusionMatrix(confusion, classes));
+  return WritePng(path, img);
+}
+
 }  // namespace slayer

@@ -1,6 +1,7 @@
 // Training figures as PNG, with no plotting library: the learning curve
-// (loss and accuracy of train and test against epoch, two panels) and spike
-// rasters (one dot per spike: time on x, neuron on y, one panel per layer).
+// (loss and accuracy of train and test against epoch, two panels), spike
+// rasters (one dot per spike: time on x, neuron on y, one panel per layer)
+// and confusion matrices.
 //
 //   SLAYER_RETURN_IF_ERROR(WriteLearningCurvePng(run_dir + "/curve.png", log.rows()));
 //   SLAYER_RETURN_IF_ERROR(WriteSpikeRasterPng(run_dir + "/raster.png",
@@ -48,6 +49,15 @@ absl::StatusOr<Image> RenderSpikeRaster(const std::vector<RasterLayer>& layers,
                                         const RasterOptions& options = {});
 absl::Status WriteSpikeRasterPng(const std::string& path, const std::vector<RasterLayer>& layers,
                                  const RasterOptions& options = {});
+
+// A confusion matrix (confusion[label * classes + predicted] samples) as a
+// grid: each cell shaded by its share of its label's samples (white to
+// blue), with the count written in it up to 20 classes. Fails unless
+// confusion holds classes^2 counts >= 0.
+absl::StatusOr<Image> RenderConfusionMatrix(const std::vector<int64_t>& confusion,
+                                            int64_t classes);
+absl::Status WriteConfusionPng(const std::string& path, const std::vector<int64_t>& confusion,
+                               int64_t classes);
 
 }  // namespace slayer
 

@@ -143,6 +143,40 @@ TEST(SpikeRasterTest, DotsWhereTheSpikesAre) {
   EXPECT_EQ(Find(*blank, kSpikeColor).count, 0);
 }
 
+// Row 0 all correct (full blue), row 1 split evenly (half blue) between
+// classes 1 and 2, row 2 empty (white).
+TEST(ConfusionMatrixTest, CellsShadedByTheirShareOfTheLabel) {
+  absl::StatusOr<Image> img = RenderConfusionMatrix({10, 0, 0, 0, 5, 5, 0, 0, 0}, 3);
+  ASSERT_TRUE(img.ok()) << img.status();
+  const Box full = Find(*img, kTrainColor);
+  const Rgb half{143, 187, 218};  // 255 - 0.5 * (255 - kTrainColor)
+  const Box halves = Find(*img, half);
+  ASSERT_GT(full.count, 0);
+  ASSERT_GT(halves.count, 0);
+  // The full cell is one cell, above and left of the two half cells.
+  const int cell = full.x1 - full.x0 + 1;
+  EXPECT_EQ(full.y1 - full.y0 + 1, cell);
+  EXPECT_EQ(halves.x0, full.x0 + cell);
+  EXPECT_EQ(halves.x1, full.x0 + 3 * cell - 1);
+  EXPECT_EQ(halves.y0, full.y0 + cell);
+  EXPECT_EQ(halves.y1, full.y0 + 2 * cell - 1);
+  // Nothing is shaded in row 2 or column 0 below row 0.
+  for (int y = full.y0 + cell; y < full.y0 + 3 * cell; ++y) {
+    for (int x = full.x0; x < full.x0 + 3 * cell; ++x) {
+      if (y >= full.y0 + 2 * cell || x < full.x0 + cell) {
+        ASSERT_EQ(img->at(x, y), kWhite) << x << "," << y;
+      }
+    }
+  }
+
+  std::vector<int64_t> ten(100, 3);
+  for (int k = 0; k < 10; ++k) ten[k * 10 + k] = 900 - 10 * k;
+  EXPECT_TRUE(WriteConfusionPng(OutDir() + "/confusion.png", ten, 10).ok());
+  EXPECT_FALSE(RenderConfusionMatrix({1, 2, 3}, 2).ok());
+  EXPECT_FALSE(RenderConfusionMatrix({1, -2, 3, 4}, 2).ok());
+  EXPECT_FALSE(RenderConfusionMatrix({}, 0).ok());
+}
+
 TEST(SpikeRasterTest, SeveralLayersStackAndFlatten) {
   // An input [2, 8, 8, T] (flattened to 128 neurons), a hidden layer and an
   // output, spiking in patterns that are easy to recognise by eye.

@@ -373,6 +373,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     return SaveCheckpoint(at);
   };
   int64_t batches_run = 0;  // by this process, for stop_after_batches
+  EvalResult last_test;      // the latest test-set evaluation (confusion.png)
   // A checkpoint without the geometry (the 4-value form) continues when its
   // count of samples fits this run's batches.
   const bool recorded = resume_at.global_batch > 0;
@@ -473,6 +474,7 @@ absl::StatusOr<TrainResult> Trainer::Train() {
       SLAYER_ASSIGN_OR_RETURN(EvalResult ev, Evaluate(*data_.test));
       row.test_loss = ev.loss;
       if (ev.accuracy >= 0) row.test_accuracy = ev.accuracy;
+      last_test = std::move(ev);
     }
     SLAYER_RETURN_IF_ERROR(log.AppendDeferred(row));
     progress.EndEpoch(row, &log.best());
@@ -516,6 +518,10 @@ absl::StatusOr<TrainResult> Trainer::Train() {
     SLAYER_ASSIGN_OR_RETURN(NpzMap params, network_->ExportParams());
     SLAYER_RETURN_IF_ERROR(WriteNpz(RunPath("params.npz"), params));
     if (options_.pictures) SLAYER_RETURN_IF_ERROR(WriteRaster());
+    if (options_.pictures && last_test.classes > 0) {
+      SLAYER_RETURN_IF_ERROR(WriteConfusionPng(RunPath("confusion.png"), last_test.confusion,
+                                               last_test.classes));
+    }
   }
   result.allreduce_s = allreduce_s_;
   result.wall_s = Now() - start;

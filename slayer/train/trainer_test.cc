@@ -111,7 +111,7 @@ TEST(TrainerTest, LearnsSyntheticClassesAndWritesRunFolder) {
   EXPECT_LT(*r->history.back().train_loss, *r->history.front().train_loss);
   EXPECT_GT(r->best_test_accuracy, 0.5);  // 4 classes: chance is 0.25
   for (const char* f : {"metrics.csv", "params.npz", "best.npz", "checkpoint.npz", "config.pbtxt",
-                        "learning_curve.png", "raster.png"}) {
+                        "learning_curve.png", "raster.png", "confusion.png"}) {
     EXPECT_TRUE(FileExists(dir + "/" + f)) << f;
   }
   absl::StatusOr<std::string> csv = ReadFile(dir + "/metrics.csv");
