@@ -57,9 +57,11 @@ void BM_DenseBackward(benchmark::State& state) {
 }
 
 // {inputs, outputs, steps, batch, rate %}: NMNIST MLP layer 1 with sparse
-// and with dense inputs, layer 3, and one sample.
+// (1 %: `slayer bench`'s input density; 5 %) and with dense inputs, layer 3,
+// and one sample.
 #define DENSE_SIZES                                                            \
-  Args({2312, 512, 300, 32, 5})->Args({2312, 512, 300, 32, 100})               \
+  Args({2312, 512, 300, 32, 1})->Args({2312, 512, 300, 32, 5})                 \
+      ->Args({2312, 512, 300, 32, 100})                                        \
       ->Args({512, 10, 300, 32, 5})->Args({2312, 512, 300, 1, 5})              \
       ->Unit(benchmark::kMillisecond)->UseRealTime()
 BENCHMARK(BM_DenseForward)->DENSE_SIZES;
