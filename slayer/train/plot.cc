@@ -338,16 +338,20 @@ absl::Status WriteSpikeRasterPng(const std::string& path, const std::vector<Rast
 
 absl::StatusOr<Image> RenderConfusionMatrix(const std::vector<int64_t>& confusion,
                                             int64_t classes) {
-  if (classes < 1 || classes > 1024 ||
+  if (classes < 1 || classes > kMaxConfusionClasses ||
       static_cast<int64_t>(confusion.size()) != classes * classes ||
       std::any_of(confusion.begin(), confusion.end(), [](int64_t v) { return v < 0; })) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "confusion matrix: expected classes in [1, 1024] and classes^2 counts >= 0, got ",
-        classes, " classes and ", confusion.size(), " counts"));
+        "confusion matrix: expected classes in [1, ", kMaxConfusionClasses,
+        "] and classes^2 counts >= 0, got ", classes, " classes and ", confusion.size(),
+        " counts"));
   }
+  // Each label's samples, and the totals.
+  std::vector<int64_t> per_label(classes, 0);
   int64_t total = 0, correct = 0;
   for (int64_t k = 0; k < classes; ++k) {
-    for (int64_t j = 0; j < classes; ++j) total += confusion[k * classes + j];
+    for (int64_t j = 0; j < classes; ++j) per_label[k] += confusion[k * classes + j];
+    total += per_label[k];
     correct += confusion[k * classes + k];
   }
   const int cell = static_cast<int>(std::clamp<int64_t>(640 / classes, 4, 64));
@@ -360,11 +364,9 @@ absl::StatusOr<Image> RenderConfusionMatrix(const std::vector<int64_t>& confusio
                kInk);
   const bool counts = classes <= 20;
   for (int64_t k = 0; k < classes; ++k) {
-    int64_t row = 0;
-    for (int64_t j = 0; j < classes; ++j) row += confusion[k * classes + j];
     for (int64_t j = 0; j < classes; ++j) {
       const int64_t v = confusion[k * classes + j];
-      const double share = row > 0 ? static_cast<double>(v) / row : 0.0;
+      const double share = per_label[k] > 0 ? static_cast<double>(v) / per_label[k] : 0.0;
       // White to kTrainColor's blue.
       auto mix = [share](int to) {
         return static_cast<uint8_t>(std::lround(255 - share * (255 - to)));

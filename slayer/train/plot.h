@@ -50,10 +50,13 @@ absl::StatusOr<Image> RenderSpikeRaster(const std::vector<RasterLayer>& layers,
 absl::Status WriteSpikeRasterPng(const std::string& path, const std::vector<RasterLayer>& layers,
                                  const RasterOptions& options = {});
 
+// The most classes a confusion matrix is kept and drawn for.
+constexpr int64_t kMaxConfusionClasses = 1024;
+
 // A confusion matrix (confusion[label * classes + predicted] samples) as a
 // grid: each cell shaded by its share of its label's samples (white to
 // blue), with the count written in it up to 20 classes. Fails unless
-// confusion holds classes^2 counts >= 0.
+// confusion holds classes^2 counts >= 0 and classes <= kMaxConfusionClasses.
 absl::StatusOr<Image> RenderConfusionMatrix(const std::vector<int64_t>& confusion,
                                             int64_t classes);
 absl::Status WriteConfusionPng(const std::string& path, const std::vector<int64_t>& confusion,

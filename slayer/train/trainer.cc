@@ -260,10 +260,10 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(const data::Dataset& ds) {
   const int64_t shard = (n + comm_->size() - 1) / comm_->size();
   const int64_t lo = std::min(n, shard * comm_->rank()), hi = std::min(n, lo + shard);
   const bool classify = !config_.loss().has_spike_time();
-  // The confusion matrix (outputs x outputs, summed across ranks) up to
-  // 1024 outputs.
+  // The confusion matrix (outputs x outputs, summed across ranks), kept as
+  // far as it can be drawn.
   const int64_t outputs = NumElements(spec_.output_shape());
-  const int64_t classes = classify && outputs <= 1024 ? outputs : 0;
+  const int64_t classes = classify && outputs <= kMaxConfusionClasses ? outputs : 0;
   // {loss, correct, inexact batches, non-finite batches, ties, confusion...}
   std::vector<double> sums(5 + classes * classes, 0.0);
   for (int64_t b = lo; b < hi; b += bs) {
