@@ -228,10 +228,18 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
   }
   const absl::StatusOr<std::string> saved = ReadFile(dir + "/checkpoint.npz");
   ASSERT_TRUE(saved.ok());
-  auto resume = [&](proto::Training config, int64_t max_batches) {
+  // Resumes the run in `dir`; `epochs` 0 keeps the config's, and
+  // `stop_after_batches` > 0 checkpoints after every batch and dies there.
+  auto resume = [&](const proto::Training& config, int64_t max_batches, int epochs = 0,
+                    int64_t stop_after_batches = 0) {
     TrainerOptions o = Quiet(dir);
     o.resume = true;
     o.max_batches = max_batches;
+    o.epochs = epochs;
+    if (stop_after_batches > 0) {
+      o.checkpoint_interval_s = 1e-9;
+      o.stop_after_batches = stop_after_batches;
+    }
     auto t = Trainer::Create(config, o);
     EXPECT_TRUE(t.ok()) << t.status();
     return t.ok() ? (*t)->Train() : absl::StatusOr<TrainResult>(t.status());
@@ -249,18 +257,11 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
   // The checkpoint is 3 batches into epoch 2: a run of 1 epoch cannot end
   // with its parameters.
   ASSERT_TRUE(WriteFileAtomic(dir + "/checkpoint.npz", *saved).ok());
-  {
-    TrainerOptions o = Quiet(dir);
-    o.resume = true;
-    o.epochs = 1;
-    auto t = Trainer::Create(Config(kSynthetic), o);
-    ASSERT_TRUE(t.ok());
-    const absl::Status s = (*t)->Train().status();
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-    EXPECT_NE(s.message().find("3 batches into epoch 2, past the end of a run of 1 epochs"),
-              std::string::npos)
-        << s;
-  }
+  absl::Status s = resume(Config(kSynthetic), 0, /*epochs=*/1).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_NE(s.message().find("3 batches into epoch 2, past the end of a run of 1 epochs"),
+            std::string::npos)
+      << s;
 
   // Corrupt positions, each refused by its key. 128 samples in batches of
   // 16: 8 batches an epoch, and `seen` is 16 per batch done.
@@ -273,13 +274,9 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
     ASSERT_TRUE(ckpt.ok());
     (*ckpt)[key] = value;
     ASSERT_TRUE(WriteNpz(dir + "/checkpoint.npz", *ckpt).ok());
-    TrainerOptions o = Quiet(dir);
-    o.resume = true;
-    auto t = Trainer::Create(Config(kSynthetic), o);
-    ASSERT_TRUE(t.ok());
-    const absl::Status s = (*t)->Train().status();
-    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
-    EXPECT_NE(s.message().find("'" + key + "' must be"), std::string::npos) << s;
+    const absl::Status bad = resume(Config(kSynthetic), 0).status();
+    EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_NE(bad.message().find("'" + key + "' must be"), std::string::npos) << bad;
   };
   for (const std::vector<int64_t>& bad : std::vector<std::vector<int64_t>>{
            {-1, 0, 0, 0, 128, 16},
@@ -314,13 +311,8 @@ TEST(TrainerTest, ResumeWithinAnEpochUnderOtherSettings) {
     // starts over, so the checkpoint this run leaves is consistent and
     // resumes in turn.
     ASSERT_TRUE(WriteNpz(dir + "/checkpoint.npz", *ckpt).ok());
-    TrainerOptions o = Quiet(dir);
-    o.resume = true;
-    o.checkpoint_interval_s = 1e-9;
-    o.stop_after_batches = 2;
-    auto t = Trainer::Create(other, o);
-    ASSERT_TRUE(t.ok());
-    ASSERT_EQ((*t)->Train().status().code(), absl::StatusCode::kAborted);
+    ASSERT_EQ(resume(other, 0, 0, /*stop_after_batches=*/2).status().code(),
+              absl::StatusCode::kAborted);
     r = resume(other, 0);
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->history.size(), 4u);
