@@ -22,6 +22,7 @@
 #include "Eigen/Core"
 #include "benchmark/benchmark.h"
 #include "slayer/core/thread_pool.h"
+#include "slayer/ops/gemm.h"
 
 namespace slayer {
 namespace {
@@ -91,6 +92,36 @@ void BM_EigenSgemmRowSplit(benchmark::State& state) {
   Report(state, g.flop, CpuSeconds() - cpu_start);
 }
 
+// The same split with slayer's AVX-512 kernel (ops/gemm.h) in each part: the
+// dense ops' GEMM path on CPUs with AVX-512F, in the portable build too.
+void BM_FastSgemmRowSplit(benchmark::State& state) {
+  if (!ops::internal::FastGemmAvailable()) {
+    state.SkipWithError("no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)");
+    return;
+  }
+  Gemm g(state);
+  ThreadPool pool(static_cast<int>(state.range(3)));
+  const int64_t rows = g.c.rows(), cols = g.c.cols(), depth = g.a.cols();
+  const int64_t parts = pool.num_threads();
+  const int64_t per_part = (rows + parts - 1) / parts;
+  const double cpu_start = CpuSeconds();
+  for (auto _ : state) {
+    pool.ParallelFor(parts, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t p = begin; p < end; ++p) {
+        const int64_t r0 = p * per_part;
+        const int64_t n = std::min(per_part, rows - r0);
+        if (n <= 0) continue;
+        ops::internal::Gemm(n, cols, depth, {g.a.data() + r0 * depth, depth, 1},
+                            {g.b.data(), cols, 1}, g.c.data() + r0 * cols, cols,
+                            /*accumulate=*/false);
+      }
+    });
+    benchmark::DoNotOptimize(g.c.data());
+    benchmark::ClobberMemory();
+  }
+  Report(state, g.flop, CpuSeconds() - cpu_start);
+}
+
 // {M, N, K, threads}
 #define GEMM_SIZES(threads)                                                  \
   Args({2048, 2048, 2048, threads})->Args({1024, 1024, 4096, threads})       \
@@ -98,6 +129,8 @@ void BM_EigenSgemmRowSplit(benchmark::State& state) {
 BENCHMARK(BM_EigenSgemm)->GEMM_SIZES(1)->GEMM_SIZES(2)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 BENCHMARK(BM_EigenSgemmRowSplit)->GEMM_SIZES(1)->GEMM_SIZES(2)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_FastSgemmRowSplit)->GEMM_SIZES(1)->GEMM_SIZES(2)->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 }  // namespace

@@ -37,6 +37,36 @@ class SpikingStage {
     return ops::SpikeForward(&u_, net_->kernels().nu, srm.theta, net_->ts(), out);
   }
 
+  // Whether DenseForward below may run: x on the host, where the dense, psp
+  // and spike ops are the host implementations (no other registered).
+  static bool CanFuseDense(const Tensor& x) {
+    const ops::DenseForwardFn dense_host = &ops::cpu::DenseForward;
+    const ops::PspFn psp_host = &ops::cpu::PspForward;
+    const ops::SpikeForwardFn spike_host = &ops::cpu::SpikeForward;
+    return x.is_cpu() && ops::DenseForwardDispatch().Lookup(Device::kCpu) == dense_host &&
+           ops::PspForwardDispatch().Lookup(Device::kCpu) == psp_host &&
+           ops::SpikeForwardDispatch().Lookup(Device::kCpu) == spike_host;
+  }
+
+  // The dense op and this stage in one pass (ops::cpu::DenseSpikingForward);
+  // z, W x, is only materialised (in `scratch`) when the op falls back.
+  absl::Status DenseForward(const Tensor& x, const Tensor& w, ops::DenseEvents* events,
+                            Tensor* scratch, Tensor* out) {
+    const ops::SrmParams& srm = Srm();
+    ops::DenseNeuron neuron;
+    neuron.eps = net_->kernels().eps;
+    neuron.nu = net_->kernels().nu;
+    neuron.theta = srm.theta;
+    neuron.ts = net_->ts();
+    if (!spiking_) {
+      SLAYER_RETURN_IF_ERROR(
+          ops::cpu::DenseSpikingForward(x, w, neuron, &u_, nullptr, events, scratch));
+      *out = u_;
+      return absl::OkStatus();
+    }
+    return ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch);
+  }
+
   // grad_s -> grad_z.
   absl::Status Backward(const Tensor& grad_s, Tensor* grad_z) {
     const Tensor* g = &grad_s;
@@ -92,6 +122,9 @@ class DenseLayer : public Layer {
   }
   absl::Status Forward(const Tensor& in, bool) override {
     input_ = in;
+    if (SpikingStage::CanFuseDense(in)) {
+      return stage_.DenseForward(in, weight_.value, &events_, &z_, &output_);
+    }
     SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_, &events_));
     return stage_.Forward(z_, &output_);
   }

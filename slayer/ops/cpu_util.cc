@@ -235,20 +235,32 @@ constexpr bool kTiles = false;
 // Backward runs the same recursion from the last step to the first (the
 // correlation is the time-reversed convolution). B's update is written
 // r B + (r A) so that each of A and B carries a single FMA from step to step.
-void AlphaLanes(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
-                float* hist) {
+template <int kGroups>
+void AlphaLanesGrouped(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                       float* hist) {
+  constexpr int64_t kWidth = 8 * kGroups;  // lanes per step
   const Lanes r = Splat(a.r), c = Splat(a.c), r_taps = Splat(a.r_taps),
               taps = Splat(static_cast<float>(a.taps));
-  Lanes acc_a = Splat(0.0f), acc_b = Splat(0.0f);
+  Lanes acc_a[kGroups], acc_b[kGroups];
+  for (int g = 0; g < kGroups; ++g) acc_a[g] = acc_b[g] = Splat(0.0f);
   for (int64_t i = 0; i < steps; ++i) {
     const int64_t t = backward ? steps - 1 - i : i;
-    acc_b = Fma(r, acc_b, Mul(r, acc_a));
-    acc_a = Fma(r, acc_a, Load(buf + t * 8));
-    Store(hist + i * 8, Fma(taps, acc_a, acc_b));
-    Lanes y = acc_b;
-    if (i >= a.taps) y = Fnma(r_taps, Load(hist + (i - a.taps) * 8), acc_b);
-    Store(buf + t * 8, Mul(c, y));
+    for (int g = 0; g < kGroups; ++g) {
+      float* b = buf + t * kWidth + 8 * g;
+      float* h = hist + i * kWidth + 8 * g;
+      acc_b[g] = Fma(r, acc_b[g], Mul(r, acc_a[g]));
+      acc_a[g] = Fma(r, acc_a[g], Load(b));
+      Store(h, Fma(taps, acc_a[g], acc_b[g]));
+      Lanes y = acc_b[g];
+      if (i >= a.taps) y = Fnma(r_taps, Load(h - a.taps * kWidth), acc_b[g]);
+      Store(b, Mul(c, y));
+    }
   }
+}
+
+void AlphaLanes(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                float* hist) {
+  AlphaLanesGrouped<1>(a, steps, backward, buf, hist);
 }
 
 }  // namespace
@@ -313,6 +325,11 @@ void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backwar
       for (int64_t u = t; u < steps; ++u) outr[i * steps + u] = buf[u * 8 + i];
     }
   }
+}
+
+void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                float* hist) {
+  AlphaLanesGrouped<4>(a, steps, backward, buf, hist);
 }
 
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

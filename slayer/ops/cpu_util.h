@@ -84,6 +84,12 @@ struct AlphaRecursion {
 // nullopt and the caller correlates tap by tap.
 std::optional<AlphaRecursion> FitAlphaRecursion(absl::Span<const float> f);
 
+// The recursion over 32 rows held time-major, buf[t * 32 + lane] for
+// t < steps, in place (forward, or the transpose when `backward`); `hist`
+// holds steps * 32 floats. Each lane gets exactly what TemporalFilter gives
+// its row (the same operations in the same order).
+void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf, float* hist);
+
 // The psp of time rows (length `steps`) and its transpose, with the taps
 // pre-scaled by ts. Taps at k >= steps cannot reach any output and are
 // dropped. Input and output rows may alias. An alpha-form kernel (every SRM
@@ -106,6 +112,8 @@ class TemporalFilter {
   int64_t steps() const { return steps_; }
   int64_t taps() const { return taps_; }
   bool recursive() const { return alpha_.has_value(); }
+  // The recursion when recursive(), else null.
+  const AlphaRecursion* alpha() const { return alpha_ ? &*alpha_ : nullptr; }
 
  private:
   void Rows(const float* x, int64_t rows, float* out, bool backward) const;

@@ -1,7 +1,9 @@
 #include "slayer/ops/dense.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "Eigen/Core"
@@ -10,6 +12,9 @@
 #include "slayer/core/thread_pool.h"
 #include "slayer/ops/cpu_util.h"
 #include "slayer/ops/events.h"
+#include "slayer/ops/gemm.h"
+#include "slayer/ops/psp.h"
+#include "slayer/ops/spike.h"
 
 namespace slayer {
 namespace ops {
@@ -144,6 +149,79 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   });
 }
 
+// The spikes of a panel of potentials held time-major, u[t * 32 + k] for
+// k < width, as SpikeForward finds them row by row: at each step (in time
+// order) the lanes at or above theta spike, s[k * s_stride + t] = amplitude,
+// and their refractory response nu is added to u[t, t + taps) of that lane.
+// Element by element the same comparisons and additions in the same order.
+void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> nu, float theta,
+                float amplitude, float* s, int64_t s_stride) {
+  using internal::kPanel;
+  for (int64_t k = 0; k < width; ++k) std::fill(s + k * s_stride, s + k * s_stride + steps, 0.0f);
+  const int64_t taps = static_cast<int64_t>(nu.size());
+  const uint32_t lanes = width >= 32 ? 0xffffffffu : ((uint32_t{1} << width) - 1);
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * kPanel;
+    uint32_t mask = 0;
+#if defined(__AVX2__)
+    const __m256 threshold = _mm256_set1_ps(theta);
+    for (int q = 0; q < 4; ++q) {
+      const __m256 crossed = _mm256_cmp_ps(_mm256_loadu_ps(ut + 8 * q), threshold, _CMP_GE_OQ);
+      mask |= static_cast<uint32_t>(_mm256_movemask_ps(crossed)) << (8 * q);
+    }
+#else
+    for (int k = 0; k < kPanel; ++k) mask |= static_cast<uint32_t>(ut[k] >= theta) << k;
+#endif
+    for (mask &= lanes; mask != 0; mask &= mask - 1) {
+      const int k = __builtin_ctz(mask);
+      s[k * s_stride + t] = amplitude;
+      const int64_t n = std::min(taps, steps - t);
+      for (int64_t j = 0; j < n; ++j) ut[j * kPanel + k] += nu[j];
+    }
+  }
+}
+
+// SparseForward followed by the psp recursion and the spikes on each panel
+// while it is in L1: u = psp(W X[n]), then s = spike(u) when s is not null.
+void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
+                          const internal::AlphaRecursion& alpha, const DenseNeuron& neuron,
+                          float* us, float* ss) {
+  using internal::kPanel;
+  const int64_t panels = internal::NumPanels(g.outputs);
+  float* packed = internal::Scratch(internal::kScratchCaller, panels * g.inputs * kPanel);
+  internal::PackPanels(ws, g.outputs, g.inputs, g.inputs, packed);
+  const int64_t runs = NumBlocks(panels, (2 * Threads() + g.batch - 1) / g.batch, 1);
+  const int64_t per_run = (panels + runs - 1) / runs;
+  const float amplitude = 1.0f / neuron.ts;
+  internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / runs;
+      const int64_t p0 = (task % runs) * per_run;
+      const int64_t p1 = std::min(panels, p0 + per_run);
+      if (p1 <= p0) continue;
+      const internal::EventRows& events = e.samples[n];
+      float* un = us + n * g.outputs * g.steps;
+      float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
+      float* hist = internal::Scratch(internal::kScratchB, g.steps * kPanel);
+      for (int64_t p = p0; p < p1; ++p) {
+        std::fill(acc, acc + g.steps * kPanel, 0.0f);
+        const float* panel = packed + p * g.inputs * kPanel;
+        for (int64_t i = 0; i < g.inputs; ++i) {
+          internal::ScatterPanel(events.begin(i), events.end(i), panel + i * kPanel, acc, 0);
+        }
+        internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
+        const int64_t o0 = p * kPanel;
+        const int64_t width = std::min(kPanel, g.outputs - o0);
+        if (ss != nullptr) {
+          SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude,
+                     ss + (n * g.outputs + o0) * g.steps, g.steps);
+        }
+        internal::StorePanelTransposed(acc, g.steps, width, un + o0 * g.steps, g.steps);
+      }
+    }
+  });
+}
+
 // grad_W = sum_n grad_Y[n] X[n]^T for sparse X: every nonzero x[n, i, t]
 // adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own blocks of inputs
 // and sum the samples in order (no reduction across threads); per panel of
@@ -270,17 +348,60 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
   const ConstMap weight(w.data(), g.outputs, g.inputs);
   const float* xs = x.data();
   float* ys = y->data();
+  const bool fast_gemm = internal::FastGemmAvailable();
   internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t n = task / blocks;
       const int64_t o0 = (task % blocks) * rows_per_block;
       const int64_t rows = std::min(rows_per_block, g.outputs - o0);
       if (rows <= 0) continue;
-      const ConstMap input(xs + n * g.inputs * g.steps, g.inputs, g.steps);
-      MutableMap output(ys + n * g.outputs * g.steps, g.outputs, g.steps);
+      const float* xn = xs + n * g.inputs * g.steps;
+      float* yn = ys + n * g.outputs * g.steps;
+      if (fast_gemm) {
+        internal::Gemm(rows, g.steps, g.inputs, {w.data() + o0 * g.inputs, g.inputs, 1},
+                       {xn, g.steps, 1}, yn + o0 * g.steps, g.steps, /*accumulate=*/false);
+        continue;
+      }
+      const ConstMap input(xn, g.inputs, g.steps);
+      MutableMap output(yn, g.outputs, g.steps);
       output.middleRows(o0, rows).noalias() = weight.middleRows(o0, rows) * input;
     }
   });
+  return absl::OkStatus();
+}
+
+absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
+                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch) {
+  constexpr char kOp[] = "DenseSpikingForward";
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(scratch, kOp, "scratch"));
+  SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckDenseArgs(kOp, x, w));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingForward: x", &x}}));
+  SLAYER_RETURN_IF_ERROR(internal::CheckTs(neuron.ts, kOp));
+  if (s != nullptr) {
+    if (!std::isfinite(neuron.theta)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kOp, ": theta must be finite, got ", neuron.theta));
+    }
+    if (s == u || s == scratch || u == scratch) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(kOp, ": u, s and scratch must be different tensors"));
+    }
+  }
+  const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);
+  DenseEvents::Impl& e = events != nullptr ? events->impl() : CallEvents();
+  const bool fused = g.inputs > 0 && g.outputs > 0 && g.steps > 0 && filter.alpha() != nullptr &&
+                     RecordEvents(g, x, /*keep=*/events != nullptr, &e);
+  if (!fused) {  // the three ops in turn (the events, if any, stay recorded)
+    SLAYER_RETURN_IF_ERROR(cpu::DenseForward(x, w, scratch, events));
+    SLAYER_RETURN_IF_ERROR(cpu::PspForward(*scratch, neuron.eps, neuron.ts, u));
+    if (s == nullptr) return absl::OkStatus();
+    return cpu::SpikeForward(u, neuron.nu, neuron.theta, neuron.ts, s);
+  }
+  SLAYER_RETURN_IF_ERROR(EnsureShape(u, g.y_shape(), Device::kCpu));
+  if (s != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(s, g.y_shape(), Device::kCpu));
+  SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron, u->data(),
+                       s != nullptr ? s->data() : nullptr);
   return absl::OkStatus();
 }
 
@@ -291,6 +412,7 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
   const ConstMap weight(w.data(), g.outputs, g.inputs);
   const float* xs = x.data();
   const float* gys = grad_y.data();
+  const bool fast_gemm = internal::FastGemmAvailable();
   if (grad_x != nullptr) {
     SLAYER_RETURN_IF_ERROR(EnsureShape(grad_x, x.shape(), Device::kCpu));
     if (g.outputs == 0) {
@@ -306,8 +428,16 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
           const int64_t i0 = (task % blocks) * rows_per_block;
           const int64_t rows = std::min(rows_per_block, g.inputs - i0);
           if (rows <= 0) continue;
-          const ConstMap gy(gys + n * g.outputs * g.steps, g.outputs, g.steps);
-          MutableMap gx(gxs + n * g.inputs * g.steps, g.inputs, g.steps);
+          const float* gyn = gys + n * g.outputs * g.steps;
+          float* gxn = gxs + n * g.inputs * g.steps;
+          if (fast_gemm) {  // W^T read in place: A(i, o) = W[o, i]
+            internal::Gemm(rows, g.steps, g.outputs, {w.data() + i0, 1, g.inputs},
+                           {gyn, g.steps, 1}, gxn + i0 * g.steps, g.steps,
+                           /*accumulate=*/false);
+            continue;
+          }
+          const ConstMap gy(gyn, g.outputs, g.steps);
+          MutableMap gx(gxn, g.inputs, g.steps);
           gx.middleRows(i0, rows).noalias() = weight.middleCols(i0, rows).transpose() * gy;
         }
       });
@@ -333,6 +463,15 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
           const int64_t o0 = b * rows_per_block;
           const int64_t rows = std::min(rows_per_block, g.outputs - o0);
           if (rows <= 0) continue;
+          if (fast_gemm) {  // X[n]^T read in place: B(t, i) = X[n][i, t]
+            for (int64_t n = 0; n < g.batch; ++n) {
+              internal::Gemm(rows, g.inputs, g.steps,
+                             {gys + (n * g.outputs + o0) * g.steps, g.steps, 1},
+                             {xs + n * g.inputs * g.steps, 1, g.steps},
+                             grad_w->data() + o0 * g.inputs, g.inputs, /*accumulate=*/n > 0);
+            }
+            continue;
+          }
           auto block = gw.middleRows(o0, rows);
           for (int64_t n = 0; n < g.batch; ++n) {
             const ConstMap input(xs + n * g.inputs * g.steps, g.inputs, g.steps);

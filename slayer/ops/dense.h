@@ -15,6 +15,7 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
 #include "slayer/core/tensor.h"
 #include "slayer/ops/dispatch.h"
 
@@ -59,7 +60,27 @@ using DenseBackwardFn = absl::Status (*)(const Tensor&, const Tensor&, const Ten
 OpDispatch<DenseForwardFn>& DenseForwardDispatch();
 OpDispatch<DenseBackwardFn>& DenseBackwardDispatch();
 
+// An SRM neuron after the dense op (SPEC §3-4): its psp kernel eps and
+// refractory kernel nu (as PspForward and SpikeForward take them), theta, Ts.
+struct DenseNeuron {
+  absl::Span<const float> eps;
+  absl::Span<const float> nu;
+  float theta = 0;
+  float ts = 1;
+};
+
 namespace cpu {
+// DenseForward, PspForward and SpikeForward in turn, host tensors:
+//   u = psp(W x), updated in place by the refractory responses; s = spike(u)
+// (s null: u only, no spikes). When x is sparse and eps has the SRM alpha
+// form (ops/cpu_util.h), in one pass: each panel of 32 outputs of a sample
+// goes through the psp recursion and the spike scan while it is in L1, and
+// u and s come out equal to the three ops' (the same operations per element
+// in the same order). Else the three ops run, z = W x in `scratch`.
+// `events` as for DenseForward.
+absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
+                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch);
+
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,
                            Tensor* grad_x, Tensor* grad_w);

@@ -1,9 +1,14 @@
 #include "slayer/ops/dense.h"
 
+#include <cmath>
 #include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/gemm.h"
+#include "slayer/ops/psp.h"
+#include "slayer/ops/spike.h"
+#include "slayer/ops/srm_kernel.h"
 #include "slayer/ops/status_testing.h"
 #include "slayer/ops/test_util.h"
 
@@ -154,6 +159,122 @@ TEST(DenseTest, RecordedEventsGiveTheSameResultsAndFollowTheInput) {
   SLAYER_ASSERT_OK(DenseBackward(d, w, g, nullptr, &gw6));
   SLAYER_EXPECT_OK(testing::ExpectClose(y5, y6, 0, 0, "dense forward"));
   SLAYER_EXPECT_OK(testing::ExpectClose(gw5, gw6, 0, 0, "dense grad_w"));
+}
+
+TEST(DenseTest, GemmPathsAgree) {
+  // Eigen's GEMM and the AVX-512 kernel (where the CPU has one) on the same
+  // dense inputs, in all three products.
+  if (!internal::FastGemmAvailable()) {
+    GTEST_SKIP() << "no AVX-512 on this CPU: the dense ops use Eigen's GEMM only";
+  }
+  Tensor x = RandomUniform({3, 70, 1, 1, 45}, 21);
+  Tensor w = RandomUniform({37, 70}, 22);
+  Tensor g = RandomUniform({3, 37, 1, 1, 45}, 23);
+  Tensor y[2], gx[2], gw[2];
+  for (int fast = 0; fast < 2; ++fast) {
+    internal::SetFastGemmEnabled(fast == 1);
+    SLAYER_ASSERT_OK(DenseForward(x, w, &y[fast]));
+    SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx[fast], &gw[fast]));
+  }
+  internal::SetFastGemmEnabled(true);
+  SLAYER_EXPECT_OK(testing::ExpectClose(y[1], y[0], 1e-5, 1e-5, "forward"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gx[1], gx[0], 1e-5, 1e-5, "grad_x"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw[1], gw[0], 1e-4, 1e-5, "grad_w"));
+}
+
+// DenseForward, PspForward and SpikeForward in turn.
+void ThreeOps(const Tensor& x, const Tensor& w, const DenseNeuron& neuron, bool spikes, Tensor* u,
+              Tensor* s) {
+  Tensor z;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &z));
+  SLAYER_ASSERT_OK(PspForward(z, neuron.eps, neuron.ts, u));
+  if (spikes) SLAYER_ASSERT_OK(SpikeForward(u, neuron.nu, neuron.theta, neuron.ts, s));
+}
+
+TEST(DenseTest, SpikingForwardEqualsTheThreeOps) {
+  SrmParams srm;  // theta 10, tau_sr 10 ms, refractory scale 2
+  const struct {
+    Shape x_shape;
+    int64_t outputs;
+    float rate;  // 0: dense uniform input (the ops run in turn)
+  } cases[] = {{{3, 70, 1, 1, 120}, 40, 0.05f},  // a partial second panel
+               {{2, 300, 1, 1, 300}, 64, 0.02f},
+               {{1, 9, 1, 1, 17}, 30, 0.1f},     // fewer steps than eps taps
+               {{2, 30, 1, 1, 60}, 33, 0.0f}};
+  for (const auto& c : cases) {
+    for (float ts : {1.0f, 0.5f}) {
+      const SrmKernels kernels = MakeSrmKernels(srm, ts, c.x_shape[4]);
+      DenseNeuron neuron;
+      neuron.eps = kernels.eps;
+      neuron.nu = kernels.nu;
+      neuron.theta = srm.theta;
+      neuron.ts = ts;
+      Tensor x = c.rate > 0 ? testing::RandomSpikes(c.x_shape, c.rate, ts, 31)
+                            : RandomUniform(c.x_shape, 31, 0.0f, 0.05f);
+      Tensor w = RandomUniform({c.outputs, c.x_shape[1]}, 32, -3.0f, 3.0f);
+      for (bool spikes : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << "x " << ShapeString(c.x_shape) << " outputs "
+                                          << c.outputs << " ts " << ts << " spikes " << spikes);
+        Tensor u1, s1, u2, s2, scratch;
+        ThreeOps(x, w, neuron, spikes, &u1, &s1);
+        DenseEvents events;
+        SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u2, spikes ? &s2 : nullptr,
+                                                  &events, &scratch));
+        SLAYER_EXPECT_OK(testing::ExpectClose(u2, u1, 0, 0, "u"));
+        if (!spikes) continue;
+        SLAYER_EXPECT_OK(testing::ExpectClose(s2, s1, 0, 0, "s"));
+        int64_t count = 0;
+        for (float v : s2.span()) count += v != 0.0f;
+        EXPECT_GT(count, 0) << "no spikes: the case tests nothing of the spike scan";
+        EXPECT_LT(count, s2.numel() / 4);
+        // The recorded events serve the backward pass as DenseForward's do.
+        Tensor g = RandomUniform(u2.shape(), 33);
+        Tensor gw1, gw2;
+        SLAYER_ASSERT_OK(DenseBackward(x, w, g, nullptr, &gw1, &events));
+        SLAYER_ASSERT_OK(DenseBackward(x, w, g, nullptr, &gw2));
+        SLAYER_EXPECT_OK(testing::ExpectClose(gw1, gw2, 0, 0, "grad_w"));
+      }
+    }
+  }
+}
+
+TEST(DenseTest, SpikingForwardWithAnotherKernelRunsTheThreeOps) {
+  // A kernel of no alpha form: psp tap by tap.
+  const std::vector<float> eps = {0.0f, 4.0f, 2.0f, 1.0f}, nu = {-20.0f, -10.0f};
+  DenseNeuron neuron;
+  neuron.eps = eps;
+  neuron.nu = nu;
+  neuron.theta = 1.0f;
+  Tensor x = testing::RandomSpikes({2, 50, 1, 1, 40}, 0.05f, 1.0f, 41);
+  Tensor w = RandomUniform({20, 50}, 42);
+  Tensor u1, s1, u2, s2, scratch;
+  ThreeOps(x, w, neuron, true, &u1, &s1);
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u2, &s2, nullptr, &scratch));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u2, u1, 0, 0, "u"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s2, s1, 0, 0, "s"));
+}
+
+TEST(DenseTest, SpikingForwardRejectsBadNeurons) {
+  Tensor x = Tensor::Zeros({1, 4, 1, 1, 10}), w = Tensor::Zeros({3, 4});
+  const SrmKernels kernels = MakeSrmKernels(SrmParams(), 1.0f, 10);
+  DenseNeuron neuron;
+  neuron.eps = kernels.eps;
+  neuron.nu = kernels.nu;
+  neuron.theta = std::nanf("");
+  Tensor u, s, scratch;
+  absl::Status status = cpu::DenseSpikingForward(x, w, neuron, &u, &s, nullptr, &scratch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("theta must be finite"));
+  neuron.theta = 10.0f;
+  neuron.ts = 0.0f;
+  status = cpu::DenseSpikingForward(x, w, neuron, &u, &s, nullptr, &scratch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  neuron.ts = 1.0f;
+  status = cpu::DenseSpikingForward(x, w, neuron, &u, &u, nullptr, &scratch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("different tensors"));
+  status = cpu::DenseSpikingForward(x, Tensor::Zeros({3, 5}), neuron, &u, &s, nullptr, &scratch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST(DenseTest, SteadyStateReusesOutputs) {

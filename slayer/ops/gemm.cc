@@ -1,0 +1,208 @@
+#include "slayer/ops/gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define SLAYER_GEMM_AVX512 1
+#endif
+
+#include "slayer/core/check.h"
+
+namespace slayer {
+namespace ops {
+namespace internal {
+namespace {
+
+// Register block: kRows rows of C by kCols columns (two 16-float vectors),
+// 24 accumulators of the 32 AVX-512 registers. Blocks of the sum: kDepth
+// steps of k (a packed B panel, kDepth x kCols, is 32 KiB: L1) and kWidth
+// columns of C (the packed B block, kDepth x kWidth, is 512 KiB: L2).
+constexpr int kRows = 12;
+constexpr int kCols = 32;
+constexpr int64_t kDepth = 256;
+constexpr int64_t kWidth = 512;
+
+bool Detect() {
+#ifdef SLAYER_GEMM_AVX512
+  const char* choice = std::getenv("SLAYER_GEMM");
+  if (choice != nullptr && std::strcmp(choice, "eigen") == 0) return false;
+  __builtin_cpu_init();
+  // libgcc's check includes the OS's support for the AVX-512 state (XCR0).
+  return __builtin_cpu_supports("avx512f");
+#else
+  return false;
+#endif
+}
+
+std::atomic<bool>& Enabled() {
+  static std::atomic<bool> enabled(Detect());
+  return enabled;
+}
+
+// Per-thread packing memory of a fixed size, 64-byte aligned, allocated and
+// touched in full by the thread's first call: later calls, whatever their
+// sizes, neither allocate nor take page faults.
+class PackBuffer {
+ public:
+  explicit PackBuffer(int64_t floats) : floats_(floats) {}
+  ~PackBuffer() { std::free(data_); }
+  float* Get() {
+    if (data_ == nullptr) {
+      const size_t bytes = static_cast<size_t>(floats_) * sizeof(float);  // a multiple of 64
+      data_ = static_cast<float*>(std::aligned_alloc(64, bytes));
+      SLAYER_CHECK(data_ != nullptr) << "Gemm: cannot allocate " << bytes << " bytes";
+      std::memset(data_, 0, bytes);
+    }
+    return data_;
+  }
+
+ private:
+  int64_t floats_;
+  float* data_ = nullptr;
+};
+
+// dst[p * kRows + r] = A(i0 + r, p0 + p) for p < depth; zero for r >= rows.
+void PackA(MatrixView a, int64_t i0, int64_t rows, int64_t p0, int64_t depth, float* dst) {
+  if (a.row_stride == 1) {  // columns of A contiguous (A is a transpose)
+    for (int64_t p = 0; p < depth; ++p) {
+      const float* src = a.data + i0 + (p0 + p) * a.col_stride;
+      float* d = dst + p * kRows;
+      for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
+      for (int64_t r = rows; r < kRows; ++r) d[r] = 0.0f;
+    }
+    return;
+  }
+  for (int64_t r = 0; r < kRows; ++r) {
+    if (r < rows) {
+      const float* src = a.data + (i0 + r) * a.row_stride + p0 * a.col_stride;
+      for (int64_t p = 0; p < depth; ++p) dst[p * kRows + r] = src[p * a.col_stride];
+    } else {
+      for (int64_t p = 0; p < depth; ++p) dst[p * kRows + r] = 0.0f;
+    }
+  }
+}
+
+// Panels of kCols columns: dst[(q * depth + p) * kCols + j] =
+// B(p0 + p, j0 + q * kCols + j); zero past column j0 + width.
+void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, float* dst) {
+  const int64_t panels = (width + kCols - 1) / kCols;
+  for (int64_t q = 0; q < panels; ++q) {
+    const int64_t c0 = j0 + q * kCols;
+    const int64_t cols = std::min<int64_t>(kCols, j0 + width - c0);
+    float* panel = dst + q * depth * kCols;
+    if (b.col_stride == 1) {  // rows of B contiguous
+      for (int64_t p = 0; p < depth; ++p) {
+        const float* src = b.data + (p0 + p) * b.row_stride + c0;
+        float* d = panel + p * kCols;
+        for (int64_t j = 0; j < cols; ++j) d[j] = src[j];
+        for (int64_t j = cols; j < kCols; ++j) d[j] = 0.0f;
+      }
+    } else {
+      for (int64_t j = 0; j < kCols; ++j) {
+        if (j < cols) {
+          const float* src = b.data + p0 * b.row_stride + (c0 + j) * b.col_stride;
+          for (int64_t p = 0; p < depth; ++p) panel[p * kCols + j] = src[p * b.row_stride];
+        } else {
+          for (int64_t p = 0; p < depth; ++p) panel[p * kCols + j] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
+#ifdef SLAYER_GEMM_AVX512
+// C[r, j] (+)= sum_p ap[p * kRows + r] * bp[p * kCols + j] for r < rows and
+// the columns j whose bits are set in mask (low 16: the first vector).
+__attribute__((target("avx512f"))) void MicroKernel(int64_t depth, const float* ap,
+                                                     const float* bp, float* c, int64_t ldc,
+                                                     int64_t rows, uint32_t mask,
+                                                     bool accumulate) {
+  __m512 acc[kRows][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r) {
+    acc[r][0] = _mm512_setzero_ps();
+    acc[r][1] = _mm512_setzero_ps();
+  }
+  for (int64_t p = 0; p < depth; ++p) {
+    const __m512 b0 = _mm512_load_ps(bp);
+    const __m512 b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kRows; ++r) {
+      const __m512 a = _mm512_set1_ps(ap[r]);
+      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+    }
+    ap += kRows;
+    bp += kCols;
+  }
+  const __mmask16 m0 = static_cast<__mmask16>(mask & 0xffff);
+  const __mmask16 m1 = static_cast<__mmask16>(mask >> 16);
+#pragma GCC unroll 12
+  for (int r = 0; r < kRows; ++r) {
+    if (r >= rows) break;
+    float* row = c + r * ldc;
+    __m512 v0 = acc[r][0], v1 = acc[r][1];
+    if (accumulate) {
+      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), v0);
+      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), v1);
+    }
+    _mm512_mask_storeu_ps(row, m0, v0);
+    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+#endif
+
+}  // namespace
+
+bool FastGemmAvailable() { return Enabled().load(std::memory_order_relaxed); }
+
+void SetFastGemmEnabled(bool enabled) {
+  Enabled().store(enabled && Detect(), std::memory_order_relaxed);
+}
+
+void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
+          bool accumulate) {
+#ifdef SLAYER_GEMM_AVX512
+  SLAYER_CHECK(FastGemmAvailable()) << "Gemm: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    if (!accumulate) {
+      for (int64_t i = 0; i < m; ++i) std::fill(c + i * ldc, c + i * ldc + n, 0.0f);
+    }
+    return;
+  }
+  thread_local PackBuffer a_buffer(kDepth * kRows), b_buffer(kDepth * kWidth);
+  float* ap = a_buffer.Get();
+  float* bp = b_buffer.Get();
+  for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
+    const int64_t width = std::min(kWidth, n - j0);
+    const int64_t panels = (width + kCols - 1) / kCols;
+    for (int64_t p0 = 0; p0 < k; p0 += kDepth) {
+      const int64_t depth = std::min(kDepth, k - p0);
+      const bool add = accumulate || p0 > 0;
+      PackB(b, p0, depth, j0, width, bp);
+      for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+        const int64_t rows = std::min<int64_t>(kRows, m - i0);
+        PackA(a, i0, rows, p0, depth, ap);
+        for (int64_t q = 0; q < panels; ++q) {
+          const int64_t cols = std::min<int64_t>(kCols, width - q * kCols);
+          const uint32_t mask =
+              cols == kCols ? 0xffffffffu : ((uint32_t{1} << cols) - 1);
+          MicroKernel(depth, ap, bp + q * depth * kCols, c + i0 * ldc + j0 + q * kCols, ldc,
+                      rows, mask, add);
+        }
+      }
+    }
+  }
+#else
+  SLAYER_CHECK(false) << "Gemm: built without the AVX-512 kernel";
+#endif
+}
+
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer

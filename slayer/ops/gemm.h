@@ -1,0 +1,47 @@
+// A single-threaded fp32 GEMM over strided views, with an AVX-512 kernel
+// chosen at run time (internal to slayer/ops). The build targets x86-64-v3
+// (AVX2 + FMA), where Eigen's GEMM is the dense ops' path; on a CPU with
+// AVX-512F the dense ops call this one instead, which uses the full vector
+// width without giving up the portable binary (Eigen's own AVX-512 code
+// needs -mavx512f for the whole program).
+//
+//   // C (m x n) = A (m x k) * B (k x n), A read through its transpose W^T:
+//   Gemm(m, n, k, {w, 1, m}, {b, n, 1}, c, /*ldc=*/n, /*accumulate=*/false);
+//
+// Callers split the work across threads themselves (each call packs into
+// per-thread buffers, reused: steady-state calls allocate nothing).
+#ifndef SLAYER_OPS_GEMM_H_
+#define SLAYER_OPS_GEMM_H_
+
+#include <cstdint>
+
+namespace slayer {
+namespace ops {
+namespace internal {
+
+// Element (r, c) of a matrix at data[r * row_stride + c * col_stride].
+struct MatrixView {
+  const float* data;
+  int64_t row_stride;
+  int64_t col_stride;
+};
+
+// Whether Gemm runs (the CPU has AVX-512F and the OS saves its registers,
+// and $SLAYER_GEMM is not "eigen"), read once. Without it, callers keep
+// their Eigen path.
+bool FastGemmAvailable();
+// Overrides FastGemmAvailable() for tests and benchmarks (false: off; true:
+// back to what the CPU supports). Not to be called while a GEMM runs.
+void SetFastGemmEnabled(bool enabled);
+
+// C (m x n, row-major with row stride ldc) = A (m x k) * B (k x n), or
+// C += A * B with `accumulate`. Sums over k in blocks of 256, in increasing
+// k. Requires FastGemmAvailable().
+void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
+          bool accumulate);
+
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer
+
+#endif  // SLAYER_OPS_GEMM_H_

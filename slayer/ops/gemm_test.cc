@@ -1,0 +1,101 @@
+#include "slayer/ops/gemm.h"
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace slayer {
+namespace ops {
+namespace internal {
+namespace {
+
+struct Case {
+  int64_t m, n, k;
+  bool a_transposed;  // A stored as its transpose (k x m, row-major)
+  bool b_transposed;  // B stored as its transpose (n x k, row-major)
+  bool accumulate;
+};
+
+// Checks Gemm against a double-precision sum, element by element, within a
+// bound proportional to sum_p |A(i,p) B(p,j)| (float rounding of k terms).
+void Check(const Case& t) {
+  std::mt19937 rng(static_cast<uint32_t>(t.m * 131 + t.n * 17 + t.k));
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> a(t.m * t.k), b(t.k * t.n);
+  for (float& v : a) v = uniform(rng);
+  for (float& v : b) v = uniform(rng);
+  const int64_t ldc = t.n + 3;  // a row stride wider than the row
+  std::vector<float> c(t.m * ldc);
+  for (float& v : c) v = uniform(rng);
+  const std::vector<float> c0 = c;
+  const MatrixView av = t.a_transposed ? MatrixView{a.data(), 1, t.m} : MatrixView{a.data(), t.k, 1};
+  const MatrixView bv = t.b_transposed ? MatrixView{b.data(), 1, t.k} : MatrixView{b.data(), t.n, 1};
+  Gemm(t.m, t.n, t.k, av, bv, c.data(), ldc, t.accumulate);
+  for (int64_t i = 0; i < t.m; ++i) {
+    for (int64_t j = 0; j < ldc; ++j) {
+      const float got = c[i * ldc + j];
+      if (j >= t.n) {  // past the row: untouched
+        ASSERT_EQ(got, c0[i * ldc + j]) << "i " << i << " j " << j;
+        continue;
+      }
+      double want = t.accumulate ? c0[i * ldc + j] : 0.0;
+      double magnitude = std::fabs(want);
+      for (int64_t p = 0; p < t.k; ++p) {
+        const double x = av.data[i * av.row_stride + p * av.col_stride];
+        const double y = bv.data[p * bv.row_stride + j * bv.col_stride];
+        want += x * y;
+        magnitude += std::fabs(x * y);
+      }
+      ASSERT_NEAR(got, want, 4e-6 * magnitude + 1e-30)
+          << "m " << t.m << " n " << t.n << " k " << t.k << " at (" << i << ", " << j << ")";
+    }
+  }
+}
+
+class GemmTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!FastGemmAvailable()) {
+      GTEST_SKIP() << "no AVX-512 on this CPU (or $SLAYER_GEMM=eigen): the kernel is not used";
+    }
+  }
+};
+
+TEST_F(GemmTest, MatchesDoubleSumOverEdgesAndLayouts) {
+  // Sizes around the register block (12 x 32), the k block (256) and the
+  // column block (512), in every storage order of A and B.
+  const int64_t sizes[][3] = {{1, 1, 1},    {12, 32, 256}, {13, 33, 257}, {11, 31, 255},
+                              {37, 300, 512}, {5, 600, 30}, {24, 1030, 3}, {2, 17, 600}};
+  for (const auto& s : sizes) {
+    for (int layout = 0; layout < 4; ++layout) {
+      for (bool accumulate : {false, true}) {
+        Check({s[0], s[1], s[2], (layout & 1) != 0, (layout & 2) != 0, accumulate});
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_F(GemmTest, EmptySumClearsOrKeeps) {
+  std::vector<float> c = {1, 2, 3, 4};
+  const float one = 1.0f;
+  Gemm(2, 2, 0, {&one, 0, 1}, {&one, 1, 0}, c.data(), 2, /*accumulate=*/true);
+  EXPECT_EQ(c, (std::vector<float>{1, 2, 3, 4}));
+  Gemm(2, 2, 0, {&one, 0, 1}, {&one, 1, 0}, c.data(), 2, /*accumulate=*/false);
+  EXPECT_EQ(c, (std::vector<float>{0, 0, 0, 0}));
+}
+
+TEST_F(GemmTest, CanBeSwitchedOff) {
+  SetFastGemmEnabled(false);
+  EXPECT_FALSE(FastGemmAvailable());
+  SetFastGemmEnabled(true);
+  EXPECT_TRUE(FastGemmAvailable());
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer
