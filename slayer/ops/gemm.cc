@@ -65,15 +65,39 @@ class PackBuffer {
   float* data_ = nullptr;
 };
 
+// dst[p * width + j] = src[p * stride + j] for j < n, zero for n <= j <
+// width (width <= 32), p < count: a block of contiguous rows, zero-padded.
+#ifdef SLAYER_GEMM_AVX512
+__attribute__((target("avx512f"))) void CopyRows(const float* src, int64_t stride,
+                                                  int64_t count, int64_t n, int64_t width,
+                                                  float* dst) {
+  const uint32_t bits = n >= 32 ? 0xffffffffu : ((uint32_t{1} << n) - 1);
+  const __mmask16 m0 = static_cast<__mmask16>(bits & 0xffff);
+  const __mmask16 m1 = static_cast<__mmask16>(bits >> 16);
+  // Stores of width floats: the second vector only where width > 16.
+  const uint32_t keep = width >= 32 ? 0xffffffffu : ((uint32_t{1} << width) - 1);
+  const __mmask16 w0 = static_cast<__mmask16>(keep & 0xffff);
+  const __mmask16 w1 = static_cast<__mmask16>(keep >> 16);
+  for (int64_t p = 0; p < count; ++p) {
+    const float* row = src + p * stride;
+    float* d = dst + p * width;
+    _mm512_mask_storeu_ps(d, w0, _mm512_maskz_loadu_ps(m0, row));
+    if (w1 != 0) _mm512_mask_storeu_ps(d + 16, w1, _mm512_maskz_loadu_ps(m1, row + 16));
+  }
+}
+#else
+void CopyRows(const float* src, int64_t stride, int64_t count, int64_t n, int64_t width,
+              float* dst) {
+  for (int64_t p = 0; p < count; ++p) {
+    for (int64_t j = 0; j < width; ++j) dst[p * width + j] = j < n ? src[p * stride + j] : 0.0f;
+  }
+}
+#endif
+
 // dst[p * kRows + r] = A(i0 + r, p0 + p) for p < depth; zero for r >= rows.
 void PackA(MatrixView a, int64_t i0, int64_t rows, int64_t p0, int64_t depth, float* dst) {
   if (a.row_stride == 1) {  // columns of A contiguous (A is a transpose)
-    for (int64_t p = 0; p < depth; ++p) {
-      const float* src = a.data + i0 + (p0 + p) * a.col_stride;
-      float* d = dst + p * kRows;
-      for (int64_t r = 0; r < rows; ++r) d[r] = src[r];
-      for (int64_t r = rows; r < kRows; ++r) d[r] = 0.0f;
-    }
+    CopyRows(a.data + i0 + p0 * a.col_stride, a.col_stride, depth, rows, kRows, dst);
     return;
   }
   for (int64_t r = 0; r < kRows; ++r) {
@@ -95,12 +119,7 @@ void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, f
     const int64_t cols = std::min<int64_t>(kCols, j0 + width - c0);
     float* panel = dst + q * depth * kCols;
     if (b.col_stride == 1) {  // rows of B contiguous
-      for (int64_t p = 0; p < depth; ++p) {
-        const float* src = b.data + (p0 + p) * b.row_stride + c0;
-        float* d = panel + p * kCols;
-        for (int64_t j = 0; j < cols; ++j) d[j] = src[j];
-        for (int64_t j = cols; j < kCols; ++j) d[j] = 0.0f;
-      }
+      CopyRows(b.data + p0 * b.row_stride + c0, b.row_stride, depth, cols, kCols, panel);
     } else {
       for (int64_t j = 0; j < kCols; ++j) {
         if (j < cols) {
