@@ -1,5 +1,6 @@
-// The machine's practical fp32 GEMM peak, measured with Eigen: the yardstick
-// for the dense op's GEMM path (target: at least half of it). C (M x N) =
+// The machine's practical fp32 GEMM peak, measured with Eigen and with
+// slayer's AVX-512 kernel (ops/gemm.h, where the CPU has AVX-512F): the
+// yardstick for the dense op's GEMM path (target: at least half of it). C (M x N) =
 // A (M x K) * B (K x N), row-major as the dense op maps its tensors;
 // GFLOP/s counts 2*M*N*K per product over wall time; GFLOP/cpu_s over the
 // process's CPU time (all threads), which other load on a shared machine
@@ -9,6 +10,9 @@
 //   BM_EigenSgemmRowSplit/M/N/K/threads  C's rows split over slayer's thread
 //                                        pool, single-threaded Eigen in each
 //                                        part: how the dense op parallelises
+//   BM_FastSgemmRowSplit/M/N/K/threads   the same split with the AVX-512
+//                                        kernel: the dense op's GEMM on such
+//                                        CPUs (skipped without AVX-512F)
 // Sizes: 2048^3 and 1024x1024x4096 (large, the peak), and 512x300x2312, one
 // sample of NMNIST's first dense layer (O x T x I).
 //

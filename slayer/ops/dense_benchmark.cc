@@ -2,7 +2,8 @@
 // <batch>/<spike rate in %>; the headline size is NMNIST's first layer,
 // 34x34x2 = 2312 -> 512, T 300, batch 32. Inputs are spike trains: at a few
 // percent the event-driven kernels run, at 100% (every entry nonzero) the
-// Eigen GEMM. FLOP counts the dense-equivalent work.
+// GEMM (ops/gemm.h's AVX-512 kernel where the CPU has one, else Eigen's).
+// FLOP counts the dense-equivalent work.
 #include "benchmark/benchmark.h"
 #include "slayer/ops/dense.h"
 #include "slayer/ops/test_util.h"

@@ -11,6 +11,7 @@
 #endif
 
 #include "slayer/core/check.h"
+#include "slayer/ops/cpu_util.h"
 
 namespace slayer {
 namespace ops {
@@ -94,18 +95,41 @@ void CopyRows(const float* src, int64_t stride, int64_t count, int64_t n, int64_
 }
 #endif
 
+// dst[p * dst_stride + r] = src[r * src_stride + p] for r < count, p < depth
+// (a transpose into packed rows), then zero for count <= r < lanes. Full
+// 8 x 8 blocks move as register transposes.
+void TransposeRows(const float* src, int64_t src_stride, int64_t count, int64_t depth,
+                   int64_t lanes, float* dst, int64_t dst_stride) {
+  int64_t r = 0;
+  for (; r + 8 <= count; r += 8) {
+    int64_t p = 0;
+    for (; p + 8 <= depth; p += 8) {
+      Transpose8x8(src + r * src_stride + p, src_stride, dst + p * dst_stride + r, dst_stride);
+    }
+    for (int64_t i = r; i < r + 8; ++i) {
+      for (int64_t pp = p; pp < depth; ++pp) dst[pp * dst_stride + i] = src[i * src_stride + pp];
+    }
+  }
+  for (; r < count; ++r) {
+    for (int64_t p = 0; p < depth; ++p) dst[p * dst_stride + r] = src[r * src_stride + p];
+  }
+  for (r = count; r < lanes; ++r) {
+    for (int64_t p = 0; p < depth; ++p) dst[p * dst_stride + r] = 0.0f;
+  }
+}
+
 // dst[p * kRows + r] = A(i0 + r, p0 + p) for p < depth; zero for r >= rows.
 void PackA(MatrixView a, int64_t i0, int64_t rows, int64_t p0, int64_t depth, float* dst) {
   if (a.row_stride == 1) {  // columns of A contiguous (A is a transpose)
     CopyRows(a.data + i0 + p0 * a.col_stride, a.col_stride, depth, rows, kRows, dst);
-    return;
-  }
-  for (int64_t r = 0; r < kRows; ++r) {
-    if (r < rows) {
+  } else if (a.col_stride == 1) {  // rows of A contiguous
+    TransposeRows(a.data + i0 * a.row_stride + p0, a.row_stride, rows, depth, kRows, dst, kRows);
+  } else {
+    for (int64_t r = 0; r < kRows; ++r) {
       const float* src = a.data + (i0 + r) * a.row_stride + p0 * a.col_stride;
-      for (int64_t p = 0; p < depth; ++p) dst[p * kRows + r] = src[p * a.col_stride];
-    } else {
-      for (int64_t p = 0; p < depth; ++p) dst[p * kRows + r] = 0.0f;
+      for (int64_t p = 0; p < depth; ++p) {
+        dst[p * kRows + r] = r < rows ? src[p * a.col_stride] : 0.0f;
+      }
     }
   }
 }
@@ -120,13 +144,14 @@ void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, f
     float* panel = dst + q * depth * kCols;
     if (b.col_stride == 1) {  // rows of B contiguous
       CopyRows(b.data + p0 * b.row_stride + c0, b.row_stride, depth, cols, kCols, panel);
+    } else if (b.row_stride == 1) {  // columns of B contiguous (B is a transpose)
+      TransposeRows(b.data + p0 + c0 * b.col_stride, b.col_stride, cols, depth, kCols, panel,
+                    kCols);
     } else {
       for (int64_t j = 0; j < kCols; ++j) {
-        if (j < cols) {
-          const float* src = b.data + p0 * b.row_stride + (c0 + j) * b.col_stride;
-          for (int64_t p = 0; p < depth; ++p) panel[p * kCols + j] = src[p * b.row_stride];
-        } else {
-          for (int64_t p = 0; p < depth; ++p) panel[p * kCols + j] = 0.0f;
+        const float* src = b.data + p0 * b.row_stride + (c0 + j) * b.col_stride;
+        for (int64_t p = 0; p < depth; ++p) {
+          panel[p * kCols + j] = j < cols ? src[p * b.row_stride] : 0.0f;
         }
       }
     }
@@ -200,8 +225,10 @@ void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
   for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
     const int64_t width = std::min(kWidth, n - j0);
     const int64_t panels = (width + kCols - 1) / kCols;
-    for (int64_t p0 = 0; p0 < k; p0 += kDepth) {
-      const int64_t depth = std::min(kDepth, k - p0);
+    // Blocks of about equal depth (k = 300: 150 + 150, not 256 + 44).
+    const int64_t step = (k + (k + kDepth - 1) / kDepth - 1) / ((k + kDepth - 1) / kDepth);
+    for (int64_t p0 = 0; p0 < k; p0 += step) {
+      const int64_t depth = std::min(step, k - p0);
       const bool add = accumulate || p0 > 0;
       PackB(b, p0, depth, j0, width, bp);
       for (int64_t i0 = 0; i0 < m; i0 += kRows) {
