@@ -383,9 +383,12 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
       return absl::InvalidArgumentError(
           absl::StrCat(kOp, ": theta must be finite, got ", neuron.theta));
     }
-    if (s == u || s == scratch || u == scratch) {
+    const auto shared = [](const Tensor* a, const Tensor* b) {
+      return a == b || (!a->empty() && !b->empty() && a->SharesStorageWith(*b));
+    };
+    if (shared(s, u) || shared(s, scratch) || shared(u, scratch)) {
       return absl::InvalidArgumentError(
-          absl::StrCat(kOp, ": u, s and scratch must be different tensors"));
+          absl::StrCat(kOp, ": u, s and scratch must be different tensors (not sharing storage)"));
     }
   }
   const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);

@@ -1,6 +1,7 @@
 #include "slayer/ops/dense.h"
 
 #include <cmath>
+#include <utility>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -167,19 +168,24 @@ TEST(DenseTest, GemmPathsAgree) {
   if (!internal::FastGemmAvailable()) {
     GTEST_SKIP() << "no AVX-512 on this CPU: the dense ops use Eigen's GEMM only";
   }
-  Tensor x = RandomUniform({3, 70, 1, 1, 45}, 21);
-  Tensor w = RandomUniform({37, 70}, 22);
-  Tensor g = RandomUniform({3, 37, 1, 1, 45}, 23);
-  Tensor y[2], gx[2], gw[2];
-  for (int fast = 0; fast < 2; ++fast) {
-    internal::SetFastGemmEnabled(fast == 1);
-    SLAYER_ASSERT_OK(DenseForward(x, w, &y[fast]));
-    SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx[fast], &gw[fast]));
+  struct Restore {
+    ~Restore() { internal::SetFastGemmEnabled(true); }
+  } restore;
+  // Three samples; one sample of 70 outputs (its rows split over tasks).
+  for (const auto& [batch, outputs] : {std::pair<int64_t, int64_t>{3, 37}, {1, 70}}) {
+    Tensor x = RandomUniform({batch, 70, 1, 1, 45}, 21);
+    Tensor w = RandomUniform({outputs, 70}, 22);
+    Tensor g = RandomUniform({batch, outputs, 1, 1, 45}, 23);
+    Tensor y[2], gx[2], gw[2];
+    for (int fast = 0; fast < 2; ++fast) {
+      internal::SetFastGemmEnabled(fast == 1);
+      SLAYER_ASSERT_OK(DenseForward(x, w, &y[fast]));
+      SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx[fast], &gw[fast]));
+    }
+    SLAYER_EXPECT_OK(testing::ExpectClose(y[1], y[0], 1e-5, 1e-5, "forward"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx[1], gx[0], 1e-5, 1e-5, "grad_x"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw[1], gw[0], 1e-4, 1e-5, "grad_w"));
   }
-  internal::SetFastGemmEnabled(true);
-  SLAYER_EXPECT_OK(testing::ExpectClose(y[1], y[0], 1e-5, 1e-5, "forward"));
-  SLAYER_EXPECT_OK(testing::ExpectClose(gx[1], gx[0], 1e-5, 1e-5, "grad_x"));
-  SLAYER_EXPECT_OK(testing::ExpectClose(gw[1], gw[0], 1e-4, 1e-5, "grad_w"));
 }
 
 // DenseForward, PspForward and SpikeForward in turn.
@@ -199,7 +205,8 @@ TEST(DenseTest, SpikingForwardEqualsTheThreeOps) {
     float rate;  // 0: dense uniform input (the ops run in turn)
   } cases[] = {{{3, 70, 1, 1, 120}, 40, 0.05f},  // a partial second panel
                {{2, 300, 1, 1, 300}, 64, 0.02f},
-               {{1, 9, 1, 1, 17}, 30, 0.1f},     // fewer steps than eps taps
+               {{1, 9, 1, 1, 17}, 30, 0.1f},     // a short train: eps cut to 17 taps
+               {{2, 40, 1, 1, 50}, 33, 0.05f},   // a panel of one output
                {{2, 30, 1, 1, 60}, 33, 0.0f}};
   for (const auto& c : cases) {
     for (float ts : {1.0f, 0.5f}) {
@@ -215,12 +222,19 @@ TEST(DenseTest, SpikingForwardEqualsTheThreeOps) {
       for (bool spikes : {true, false}) {
         SCOPED_TRACE(::testing::Message() << "x " << ShapeString(c.x_shape) << " outputs "
                                           << c.outputs << " ts " << ts << " spikes " << spikes);
-        Tensor u1, s1, u2, s2, scratch;
+        Tensor u1, s1, u2, s2, scratch, u3, s3, scratch3;
         ThreeOps(x, w, neuron, spikes, &u1, &s1);
         DenseEvents events;
         SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u2, spikes ? &s2 : nullptr,
                                                   &events, &scratch));
+        // Sparse input takes the one pass (z never written), dense the ops.
+        EXPECT_EQ(scratch.empty(), c.rate > 0);
         SLAYER_EXPECT_OK(testing::ExpectClose(u2, u1, 0, 0, "u"));
+        // Without events kept: the same.
+        SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u3, spikes ? &s3 : nullptr,
+                                                  nullptr, &scratch3));
+        SLAYER_EXPECT_OK(testing::ExpectClose(u3, u1, 0, 0, "u without events"));
+        if (spikes) SLAYER_EXPECT_OK(testing::ExpectClose(s3, s1, 0, 0, "s without events"));
         if (!spikes) continue;
         SLAYER_EXPECT_OK(testing::ExpectClose(s2, s1, 0, 0, "s"));
         int64_t count = 0;
@@ -273,6 +287,11 @@ TEST(DenseTest, SpikingForwardRejectsBadNeurons) {
   status = cpu::DenseSpikingForward(x, w, neuron, &u, &u, nullptr, &scratch);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(status.message()), HasSubstr("different tensors"));
+  Tensor shared = Tensor::Zeros({1, 3, 1, 1, 10});
+  Tensor alias = shared;  // another Tensor, the same storage
+  status = cpu::DenseSpikingForward(x, w, neuron, &shared, &alias, nullptr, &scratch);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("not sharing storage"));
   status = cpu::DenseSpikingForward(x, Tensor::Zeros({3, 5}), neuron, &u, &s, nullptr, &scratch);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
 }
