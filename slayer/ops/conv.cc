@@ -9,6 +9,7 @@
 #include "slayer/core/status.h"
 #include "slayer/ops/cpu_util.h"
 #include "slayer/ops/events.h"
+#include "slayer/ops/gemm.h"
 
 namespace slayer {
 namespace ops {
@@ -469,6 +470,7 @@ absl::Status Conv2dForward(const Tensor& x, const Tensor& w, const Conv2dParams&
   const float* xs = x.data();
   const float* ws = w.data();
   float* ys = y->data();
+  const bool fast_gemm = internal::FastGemmAvailable();
   internal::ParallelFor(g.batch * tiling.count(), 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
       const int64_t n = task / tiling.count();
@@ -477,11 +479,17 @@ absl::Status Conv2dForward(const Tensor& x, const Tensor& w, const Conv2dParams&
       float* cols = internal::Scratch(internal::kScratchA, g.patch * ncols);
       for (int64_t group = 0; group < g.groups; ++group) {
         Im2Col(g, xs + n * g.x_sample(), group, b, cols);
-        const ConstMap weight(ws + group * g.group_out * g.patch, g.group_out, g.patch);
+        const float* wg = ws + group * g.group_out * g.patch;
+        float* yb =
+            ys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b);
+        if (fast_gemm) {
+          internal::Gemm(g.group_out, ncols, g.patch, {wg, g.patch, 1}, {cols, ncols, 1}, yb,
+                         g.y_plane(), /*accumulate=*/false);
+          continue;
+        }
+        const ConstMap weight(wg, g.group_out, g.patch);
         const ConstMap patches(cols, g.patch, ncols);
-        MutableStrided out(
-            ys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b),
-            g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
+        MutableStrided out(yb, g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
         out.noalias() = weight * patches;
       }
     }
@@ -518,6 +526,7 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
   const float* ws = w.data();
   const float* gys = grad_y.data();
   float* gxs = grad_x != nullptr ? grad_x->data() : nullptr;
+  const bool fast_gemm = internal::FastGemmAvailable();
   // Tasks (sample, group) touch disjoint parts of grad_x and of the partials.
   internal::ParallelFor(g.batch * g.groups, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
@@ -530,20 +539,31 @@ absl::Status Conv2dBackward(const Tensor& x, const Tensor& w, const Conv2dParams
       for (int64_t i = 0; i < tiling.count(); ++i) {
         const Block b = tiling[i];
         const int64_t ncols = b.positions() * g.steps;
-        const ConstStrided gy(
-            gys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b),
-            g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
+        const float* gyb =
+            gys + (n * g.out_channels + group * g.group_out) * g.y_plane() + PlaneOffset(g, b);
+        const ConstStrided gy(gyb, g.group_out, ncols, Eigen::OuterStride<>(g.y_plane()));
         if (dw != nullptr) {
           float* cols = internal::Scratch(internal::kScratchA, g.patch * ncols);
           Im2Col(g, xs + n * g.x_sample(), group, b, cols);
-          const ConstMap patches(cols, g.patch, ncols);
-          MutableMap dw_map(dw, g.group_out, g.patch);
-          dw_map.noalias() += gy * patches.transpose();
+          if (fast_gemm) {  // dW += gy (O_g x cols) * patches^T, read in place
+            internal::Gemm(g.group_out, g.patch, ncols, {gyb, g.y_plane(), 1}, {cols, 1, ncols},
+                           dw, g.patch, /*accumulate=*/true);
+          } else {
+            const ConstMap patches(cols, g.patch, ncols);
+            MutableMap dw_map(dw, g.group_out, g.patch);
+            dw_map.noalias() += gy * patches.transpose();
+          }
         }
         if (gxs != nullptr) {
           float* gcols = internal::Scratch(internal::kScratchB, g.patch * ncols);
-          MutableMap gpatches(gcols, g.patch, ncols);
-          gpatches.noalias() = weight.transpose() * gy;
+          if (fast_gemm) {  // W_g^T read in place
+            internal::Gemm(g.patch, ncols, g.group_out,
+                           {ws + group * g.group_out * g.patch, 1, g.patch},
+                           {gyb, g.y_plane(), 1}, gcols, ncols, /*accumulate=*/false);
+          } else {
+            MutableMap gpatches(gcols, g.patch, ncols);
+            gpatches.noalias() = weight.transpose() * gy;
+          }
           Col2ImAdd(g, gcols, group, b, gxs + n * g.x_sample());
         }
       }
