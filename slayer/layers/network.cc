@@ -29,6 +29,13 @@ class SpikingStage {
 
   absl::Status Forward(const Tensor& z, Tensor* out) {
     const ops::SrmParams& srm = Srm();
+    const ops::PspFn psp_host = &ops::cpu::PspForward;
+    const ops::SpikeForwardFn spike_host = &ops::cpu::SpikeForward;
+    if (spiking_ && z.is_cpu() && ops::PspForwardDispatch().Lookup(Device::kCpu) == psp_host &&
+        ops::SpikeForwardDispatch().Lookup(Device::kCpu) == spike_host) {  // one pass
+      return ops::cpu::PspSpikeForward(z, net_->kernels().eps, net_->kernels().nu, srm.theta,
+                                       net_->ts(), &u_, out);
+    }
     SLAYER_RETURN_IF_ERROR(ops::PspForward(z, net_->kernels().eps, net_->ts(), &u_));
     if (!spiking_) {
       *out = u_;

@@ -332,6 +332,11 @@ void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* bu
   AlphaLanesGrouped<4>(a, steps, backward, buf, hist);
 }
 
+void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                 float* hist) {
+  AlphaLanesGrouped<1>(a, steps, backward, buf, hist);
+}
+
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   ThreadPool::Default().ParallelFor(n, grain, fn);
 }

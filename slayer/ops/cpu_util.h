@@ -89,6 +89,8 @@ std::optional<AlphaRecursion> FitAlphaRecursion(absl::Span<const float> f);
 // holds steps * 32 floats. Each lane gets exactly what TemporalFilter gives
 // its row (the same operations in the same order).
 void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf, float* hist);
+// The same over 8 rows, buf[t * 8 + lane] (TemporalFilter's own layout).
+void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* buf, float* hist);
 
 // The psp of time rows (length `steps`) and its transpose, with the taps
 // pre-scaled by ts. Taps at k >= steps cannot reach any output and are

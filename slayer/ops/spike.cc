@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "slayer/core/status.h"
 #include "slayer/ops/cpu_util.h"
+#include "slayer/ops/psp.h"
 
 namespace slayer {
 namespace ops {
@@ -96,6 +98,49 @@ void Surrogate(const SurrogateParams& params, const float* g, const float* u, in
   Eigen::Map<const Eigen::ArrayXf> v(u, n);
   Eigen::Map<Eigen::ArrayXf> o(out, n);
   o = gm * (height * (-(v - theta).abs() * inv_width).exp());
+}
+
+// The spikes of 8 rows held time-major, u[t * 8 + lane], for the lanes set
+// in `lanes`, as SpikeForward finds them row by row: at each step (in time
+// order) the lanes at or above theta spike (spiked[t]: their bits) and get
+// their refractory response nu added to u[t, t + taps); the other lanes keep
+// their bits (a blend, not an addition of zero).
+void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta,
+                unsigned lanes, uint8_t* spiked) {
+  const int64_t taps = static_cast<int64_t>(nu.size());
+#if defined(__AVX2__)
+  const __m256 threshold = _mm256_set1_ps(theta);
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * 8;
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_cmp_ps(_mm256_loadu_ps(ut), threshold, _CMP_GE_OQ))) &
+                          lanes;
+    spiked[t] = static_cast<uint8_t>(mask);
+    if (mask == 0) continue;
+    const __m256 select = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+        _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bits), bits));
+    const int64_t n = std::min(taps, steps - t);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v = _mm256_loadu_ps(ut + j * 8);
+      _mm256_storeu_ps(ut + j * 8,
+                       _mm256_blendv_ps(v, _mm256_add_ps(v, _mm256_set1_ps(nu[j])), select));
+    }
+  }
+#else
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * 8;
+    unsigned mask = 0;
+    for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(ut[k] >= theta) << k;
+    mask &= lanes;
+    spiked[t] = static_cast<uint8_t>(mask);
+    const int64_t n = std::min(taps, steps - t);
+    for (int k = 0; k < 8; ++k) {
+      if ((mask >> k & 1u) == 0) continue;
+      for (int64_t j = 0; j < n; ++j) ut[j * 8 + k] += nu[j];
+    }
+  }
+#endif
 }
 
 }  // namespace
@@ -205,6 +250,77 @@ absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
       const int64_t n = std::min<int64_t>(8, rows - r0);
       Surrogate(params, gs + r0 * steps, pot + r0 * steps, n * steps, g);
       filter.BackwardRows(g, n, gz + r0 * steps);
+    }
+  });
+  return absl::OkStatus();
+}
+
+absl::Status PspSpikeForward(const Tensor& z, absl::Span<const float> kernel,
+                             absl::Span<const float> nu, float theta, float ts, Tensor* u,
+                             Tensor* s) {
+  constexpr char kOp[] = "PspSpikeForward";
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(s, kOp, "s"));
+  SLAYER_RETURN_IF_ERROR(internal::CheckTs(ts, kOp));
+  SLAYER_RETURN_IF_ERROR(internal::CheckMinRank(z, 1, kOp, "z", "[..., T] (time innermost)"));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"PspSpikeForward: z", &z}}));
+  if (!std::isfinite(theta)) {
+    return absl::InvalidArgumentError(absl::StrCat(kOp, ": theta must be finite, got ", theta));
+  }
+  if (s == u || s == &z || s->SharesStorageWith(*u) || s->SharesStorageWith(z)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOp, ": s must not share storage with z or u"));
+  }
+  const int64_t steps = z.dim(-1);
+  const internal::TemporalFilter filter(kernel, ts, steps);
+  if (filter.alpha() == nullptr || steps == 0) {  // the two ops in turn
+    SLAYER_RETURN_IF_ERROR(cpu::PspForward(z, kernel, ts, u));
+    return cpu::SpikeForward(u, nu, theta, ts, s);
+  }
+  if (u != &z) SLAYER_RETURN_IF_ERROR(EnsureShape(u, z.shape(), Device::kCpu));
+  SLAYER_RETURN_IF_ERROR(EnsureShape(s, z.shape(), Device::kCpu));
+  if (z.numel() == 0) return absl::OkStatus();
+  const int64_t rows = z.numel() / steps;
+  const int64_t blocks = (rows + 7) / 8;
+  const float amplitude = 1.0f / ts;
+  const internal::AlphaRecursion& alpha = *filter.alpha();
+  const float* zs = z.data();
+  float* us = u->data();
+  float* ss = s->data();
+  internal::ParallelFor(blocks, std::max<int64_t>(1, 2048 / steps), [&](int64_t b0, int64_t b1) {
+    // The filter's own slot (TemporalFilter::Rows takes the same), so that
+    // the slots the synaptic ops size stay as they were.
+    float* buf = internal::Scratch(internal::kScratchFilter, 3 * steps * 8);
+    float* hist = buf + steps * 8;
+    uint8_t* spiked = reinterpret_cast<uint8_t*>(hist + steps * 8);
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t r0 = b * 8;
+      const int64_t lanes = std::min<int64_t>(8, rows - r0);
+      const float* zr = zs + r0 * steps;
+      float* ur = us + r0 * steps;
+      float* sr = ss + r0 * steps;
+      int64_t t = 0;
+      if (lanes == 8) {
+        for (; t + 8 <= steps; t += 8) internal::Transpose8x8(zr + t, steps, buf + t * 8, 8);
+      }
+      for (int64_t k = 0; k < 8; ++k) {
+        for (int64_t tt = t; tt < steps; ++tt) buf[tt * 8 + k] = k < lanes ? zr[k * steps + tt] : 0.0f;
+      }
+      internal::AlphaLanes8(alpha, steps, /*backward=*/false, buf, hist);
+      SpikeLanes(buf, steps, nu, theta, (1u << lanes) - 1, spiked);
+      t = 0;
+      if (lanes == 8) {
+        for (; t + 8 <= steps; t += 8) internal::Transpose8x8(buf + t * 8, 8, ur + t, steps);
+      }
+      for (int64_t k = 0; k < lanes; ++k) {
+        for (int64_t tt = t; tt < steps; ++tt) ur[k * steps + tt] = buf[tt * 8 + k];
+      }
+      std::fill(sr, sr + lanes * steps, 0.0f);
+      for (int64_t tt = 0; tt < steps; ++tt) {
+        for (unsigned m = spiked[tt]; m != 0; m &= m - 1) {
+          sr[__builtin_ctz(m) * steps + tt] = amplitude;
+        }
+      }
     }
   });
   return absl::OkStatus();

@@ -53,6 +53,16 @@ absl::Status SpikeBackward(const Tensor& grad_s, const Tensor& u,
 absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
                                   const SurrogateParams& params, absl::Span<const float> kernel,
                                   float ts, Tensor* grad_z);
+// A spiking stage's whole forward on the host in one pass:
+//   u = PspForward(z, kernel, ts), then SpikeForward(&u, nu, theta, ts, s)
+// with the spike scan run on each block of 8 rows while the psp recursion
+// holds it time-major (refractory responses added 8 lanes at a time). u and
+// s equal the two ops' (the same operations per element in the same order);
+// a kernel of no alpha form runs the two ops. u may be z; s may not share
+// storage with either.
+absl::Status PspSpikeForward(const Tensor& z, absl::Span<const float> kernel,
+                             absl::Span<const float> nu, float theta, float ts, Tensor* u,
+                             Tensor* s);
 }  // namespace cpu
 
 }  // namespace ops

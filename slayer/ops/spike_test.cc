@@ -19,6 +19,69 @@ using ::testing::HasSubstr;
 
 std::vector<float> Values(const Tensor& t) { return {t.span().begin(), t.span().end()}; }
 
+TEST(PspSpikeForwardTest, EqualsPspThenSpike) {
+  // Rows not a multiple of 8 (a partial block), sparse and dense spiking,
+  // steps below and above the 8-step tiles, Ts 1 and 0.5, and NaN inputs.
+  const struct {
+    Shape shape;
+    float lo, hi;  // z uniform in [lo, hi)
+  } cases[] = {{{3, 5, 2, 2, 25}, 0.0f, 4.0f},   // 60 rows: dense spiking
+               {{2, 13, 1, 1, 300}, -0.5f, 1.0f},  // 26 rows: sparse spiking
+               {{1, 8, 1, 1, 7}, 0.0f, 30.0f},    // fewer steps than a tile
+               {{4, 1}, 0.0f, 30.0f}};            // one step: eps[0] = 0, no spike
+  for (const auto& c : cases) {
+    for (float ts : {1.0f, 0.5f}) {
+      SrmParams srm;
+      const SrmKernels kernels = MakeSrmKernels(srm, ts, c.shape.back());
+      Tensor z = testing::RandomUniform(c.shape, 61, c.lo / ts, c.hi / ts);
+      if (z.numel() > 20) z.data()[17] = std::nanf("");
+      SCOPED_TRACE(::testing::Message() << ShapeString(c.shape) << " ts " << ts);
+      Tensor u1, s1, u2, s2;
+      SLAYER_ASSERT_OK(PspForward(z, kernels.eps, ts, &u1));
+      SLAYER_ASSERT_OK(SpikeForward(&u1, kernels.nu, srm.theta, ts, &s1));
+      SLAYER_ASSERT_OK(
+          cpu::PspSpikeForward(z, kernels.eps, kernels.nu, srm.theta, ts, &u2, &s2));
+      ASSERT_EQ(u2.shape(), z.shape());
+      for (int64_t i = 0; i < z.numel(); ++i) {
+        const float a = u1.data()[i], b = u2.data()[i];
+        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "u[" << i << "] " << a << " vs " << b;
+        ASSERT_EQ(s1.data()[i], s2.data()[i]) << "s[" << i << "]";
+      }
+      int64_t count = 0;
+      for (float v : s2.span()) count += v != 0.0f;
+      if (c.shape.back() > 1) {
+        EXPECT_GT(count, 0) << "no spikes: the case tests nothing of the spike scan";
+      }
+      // u may be z itself.
+      Tensor z2 = z.Clone(), s3;
+      SLAYER_ASSERT_OK(
+          cpu::PspSpikeForward(z2, kernels.eps, kernels.nu, srm.theta, ts, &z2, &s3));
+      for (int64_t i = 0; i < z.numel(); ++i) {
+        const float a = u1.data()[i], b = z2.data()[i];
+        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "in place u[" << i << "]";
+      }
+    }
+  }
+}
+
+TEST(PspSpikeForwardTest, AnotherKernelAndBadArguments) {
+  Tensor z = testing::RandomUniform({2, 9, 1, 1, 30}, 62, 0.0f, 3.0f);
+  const std::vector<float> eps = {0.0f, 2.0f, 1.0f}, nu = {-4.0f, -2.0f};
+  Tensor u1, s1, u2, s2;
+  SLAYER_ASSERT_OK(PspForward(z, eps, 1.0f, &u1));
+  SLAYER_ASSERT_OK(SpikeForward(&u1, nu, 2.0f, 1.0f, &s1));
+  SLAYER_ASSERT_OK(cpu::PspSpikeForward(z, eps, nu, 2.0f, 1.0f, &u2, &s2));
+  EXPECT_EQ(Values(u2), Values(u1));
+  EXPECT_EQ(Values(s2), Values(s1));
+  absl::Status status = cpu::PspSpikeForward(z, eps, nu, std::nanf(""), 1.0f, &u2, &s2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("theta must be finite"));
+  status = cpu::PspSpikeForward(z, eps, nu, 2.0f, 1.0f, &u2, &u2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  status = cpu::PspSpikeForward(z, eps, nu, 2.0f, 0.0f, &u2, &s2);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(SpikeForwardTest, HandComputedRecurrence) {
   // theta 10, nu = {0, -5, -1}, Ts 0.5 (spike amplitude 2).
   Tensor u = Tensor::FromVector({1, 6}, {0, 12, 5, 10, 9.9f, 20});

@@ -65,15 +65,26 @@ TEST_P(SteadyStateTest, NoAllocationAfterWarmUp) {
     ASSERT_TRUE((*adam)->Step().ok());
   };
   for (uint64_t k = 0; k < 5; ++k) step(k);
-  const int64_t tensors = Storage::HostAllocations();
-  const int64_t faults = MinorFaults();
-  for (uint64_t k = 5; k < 8; ++k) step(k);
-  EXPECT_EQ(Storage::HostAllocations() - tensors, 0) << "host tensors allocated per step";
-  // Event lists (per sample in dense layers, per thread in conv layers) may
-  // still grow now and then, when a sample has more spikes than any before,
-  // but a buffer the size of a layer's output reallocated every step would
-  // fault thousands of times (4 KiB pages).
-  EXPECT_LE(MinorFaults() - faults, 64) << "page faults in three steady-state steps";
+  // Windows of three steps. Event lists (per sample in dense layers, per
+  // thread in conv layers) may still grow now and then, when a sample has
+  // more spikes than any before, and a per-thread scratch buffer first grows
+  // when that thread first gets the largest task of an op — which thread
+  // takes which chunk depends on scheduling, so on a loaded machine that can
+  // fall after the warm-up. A buffer the size of a layer's output reallocated
+  // every step would fault thousands of times (4 KiB pages) in every window:
+  // one of four windows must be quiet.
+  int64_t allocations = 0, faults = 0;
+  uint64_t k = 5;
+  for (int window = 0; window < 4; ++window) {
+    const int64_t tensors_before = Storage::HostAllocations();
+    const int64_t faults_before = MinorFaults();
+    for (int i = 0; i < 3; ++i) step(k++);
+    allocations = Storage::HostAllocations() - tensors_before;
+    faults = MinorFaults() - faults_before;
+    if (allocations == 0 && faults <= 64) break;
+  }
+  EXPECT_EQ(allocations, 0) << "host tensors allocated per step";
+  EXPECT_LE(faults, 64) << "page faults in three steady-state steps";
 }
 
 INSTANTIATE_TEST_SUITE_P(Networks, SteadyStateTest,
