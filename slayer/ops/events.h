@@ -83,6 +83,7 @@ inline void AddScaledPanel(float a, const float* x, float* y, int64_t n) {
 // event in [first, last). Inline: called once per (panel, input row).
 inline void ScatterPanel(const Event* first, const Event* last, const float* w, float* acc,
                          int64_t offset) {
+  if (first == last) return;  // hidden layers: most rows have no event
 #if defined(__AVX2__) && defined(__FMA__)
   // The panel stays in registers across the events.
   const __m256 w0 = _mm256_loadu_ps(w), w1 = _mm256_loadu_ps(w + 8),
@@ -106,6 +107,7 @@ inline void ScatterPanel(const Event* first, const Event* last, const float* w, 
 // the events in [first, last).
 inline void GatherPanel(const Event* first, const Event* last, const float* g, int64_t offset,
                         float* acc) {
+  if (first == last) return;
 #if defined(__AVX2__) && defined(__FMA__)
   // The accumulator stays in registers across the events.
   __m256 a0 = _mm256_loadu_ps(acc), a1 = _mm256_loadu_ps(acc + 8),
