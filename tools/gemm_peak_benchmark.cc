@@ -74,9 +74,10 @@ void BM_EigenSgemm(benchmark::State& state) {
   Eigen::setNbThreads(1);
 }
 
-void BM_EigenSgemmRowSplit(benchmark::State& state) {
-  Gemm g(state);
-  Eigen::setNbThreads(1);
+// Times product(r0, n) over C's rows split into one part per thread of a
+// pool of state.range(3) threads: rows [r0, r0 + n) of C = A * B.
+template <typename Product>
+void RowSplit(benchmark::State& state, const Gemm& g, Product&& product) {
   ThreadPool pool(static_cast<int>(state.range(3)));
   const int64_t rows = g.c.rows();
   const int64_t parts = pool.num_threads();
@@ -87,13 +88,21 @@ void BM_EigenSgemmRowSplit(benchmark::State& state) {
       for (int64_t p = begin; p < end; ++p) {
         const int64_t r0 = p * per_part;
         const int64_t n = std::min(per_part, rows - r0);
-        if (n > 0) g.c.middleRows(r0, n).noalias() = g.a.middleRows(r0, n) * g.b;
+        if (n > 0) product(r0, n);
       }
     });
     benchmark::DoNotOptimize(g.c.data());
     benchmark::ClobberMemory();
   }
   Report(state, g.flop, CpuSeconds() - cpu_start);
+}
+
+void BM_EigenSgemmRowSplit(benchmark::State& state) {
+  Gemm g(state);
+  Eigen::setNbThreads(1);
+  RowSplit(state, g, [&](int64_t r0, int64_t n) {
+    g.c.middleRows(r0, n).noalias() = g.a.middleRows(r0, n) * g.b;
+  });
 }
 
 // The same split with slayer's AVX-512 kernel (ops/gemm.h) in each part: the
@@ -104,26 +113,12 @@ void BM_FastSgemmRowSplit(benchmark::State& state) {
     return;
   }
   Gemm g(state);
-  ThreadPool pool(static_cast<int>(state.range(3)));
-  const int64_t rows = g.c.rows(), cols = g.c.cols(), depth = g.a.cols();
-  const int64_t parts = pool.num_threads();
-  const int64_t per_part = (rows + parts - 1) / parts;
-  const double cpu_start = CpuSeconds();
-  for (auto _ : state) {
-    pool.ParallelFor(parts, 1, [&](int64_t begin, int64_t end) {
-      for (int64_t p = begin; p < end; ++p) {
-        const int64_t r0 = p * per_part;
-        const int64_t n = std::min(per_part, rows - r0);
-        if (n <= 0) continue;
-        ops::internal::Gemm(n, cols, depth, {g.a.data() + r0 * depth, depth, 1},
-                            {g.b.data(), cols, 1}, g.c.data() + r0 * cols, cols,
-                            /*accumulate=*/false);
-      }
-    });
-    benchmark::DoNotOptimize(g.c.data());
-    benchmark::ClobberMemory();
-  }
-  Report(state, g.flop, CpuSeconds() - cpu_start);
+  const int64_t cols = g.c.cols(), depth = g.a.cols();
+  RowSplit(state, g, [&](int64_t r0, int64_t n) {
+    ops::internal::Gemm(n, cols, depth, {g.a.data() + r0 * depth, depth, 1},
+                        {g.b.data(), cols, 1}, g.c.data() + r0 * cols, cols,
+                        /*accumulate=*/false);
+  });
 }
 
 // {M, N, K, threads}

@@ -114,16 +114,18 @@ const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
   return CallEvents();
 }
 
-// Y[n] = W X[n] for sparse X: every nonzero x[i, t] adds x * W[:, i] to
-// column t of Y. Per (sample, panel of 32 outputs) the column block of Y
-// accumulates as rows of a T x 32 buffer (in L1), transposed into Y at the end.
-void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
-                   float* ys) {
+// W X[n] for sparse X: every nonzero x[i, t] adds x * W[:, i] to column t.
+// Per (sample, panel of 32 outputs) the column block accumulates as rows of
+// a T x 32 buffer (in L1), handed to finish(n, o0, width, acc): the panel's
+// first output and its number of outputs (<= 32). Tasks: (sample, run of
+// panels); runs only split when samples are few.
+template <typename Finish>
+void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
+                   Finish&& finish) {
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
   float* packed = internal::Scratch(internal::kScratchCaller, panels * g.inputs * kPanel);
   internal::PackPanels(ws, g.outputs, g.inputs, g.inputs, packed);
-  // Tasks: (sample, run of panels); runs only split when samples are few.
   const int64_t runs = NumBlocks(panels, (2 * Threads() + g.batch - 1) / g.batch, 1);
   const int64_t per_run = (panels + runs - 1) / runs;
   internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
@@ -131,9 +133,7 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
       const int64_t n = task / runs;
       const int64_t p0 = (task % runs) * per_run;
       const int64_t p1 = std::min(panels, p0 + per_run);
-      if (p1 <= p0) continue;
       const internal::EventRows& events = e.samples[n];
-      float* yn = ys + n * g.outputs * g.steps;
       float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
       for (int64_t p = p0; p < p1; ++p) {
         std::fill(acc, acc + g.steps * kPanel, 0.0f);
@@ -142,10 +142,18 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
           internal::ScatterPanel(events.begin(i), events.end(i), panel + i * kPanel, acc, 0);
         }
         const int64_t o0 = p * kPanel;
-        const int64_t width = std::min(kPanel, g.outputs - o0);
-        internal::StorePanelTransposed(acc, g.steps, width, yn + o0 * g.steps, g.steps);
+        finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
     }
+  });
+}
+
+// Y[n] = W X[n] for sparse X, each panel transposed into Y.
+void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
+                   float* ys) {
+  ScatterPanels(g, e, ws, [&](int64_t n, int64_t o0, int64_t width, const float* acc) {
+    internal::StorePanelTransposed(acc, g.steps, width, ys + (n * g.outputs + o0) * g.steps,
+                                   g.steps);
   });
 }
 
@@ -186,39 +194,15 @@ void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> 
 void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
                           const internal::AlphaRecursion& alpha, const DenseNeuron& neuron,
                           float* us, float* ss) {
-  using internal::kPanel;
-  const int64_t panels = internal::NumPanels(g.outputs);
-  float* packed = internal::Scratch(internal::kScratchCaller, panels * g.inputs * kPanel);
-  internal::PackPanels(ws, g.outputs, g.inputs, g.inputs, packed);
-  const int64_t runs = NumBlocks(panels, (2 * Threads() + g.batch - 1) / g.batch, 1);
-  const int64_t per_run = (panels + runs - 1) / runs;
   const float amplitude = 1.0f / neuron.ts;
-  internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t n = task / runs;
-      const int64_t p0 = (task % runs) * per_run;
-      const int64_t p1 = std::min(panels, p0 + per_run);
-      if (p1 <= p0) continue;
-      const internal::EventRows& events = e.samples[n];
-      float* un = us + n * g.outputs * g.steps;
-      float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
-      float* hist = internal::Scratch(internal::kScratchB, g.steps * kPanel);
-      for (int64_t p = p0; p < p1; ++p) {
-        std::fill(acc, acc + g.steps * kPanel, 0.0f);
-        const float* panel = packed + p * g.inputs * kPanel;
-        for (int64_t i = 0; i < g.inputs; ++i) {
-          internal::ScatterPanel(events.begin(i), events.end(i), panel + i * kPanel, acc, 0);
-        }
-        internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
-        const int64_t o0 = p * kPanel;
-        const int64_t width = std::min(kPanel, g.outputs - o0);
-        if (ss != nullptr) {
-          SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude,
-                     ss + (n * g.outputs + o0) * g.steps, g.steps);
-        }
-        internal::StorePanelTransposed(acc, g.steps, width, un + o0 * g.steps, g.steps);
-      }
+  ScatterPanels(g, e, ws, [&](int64_t n, int64_t o0, int64_t width, float* acc) {
+    float* hist = internal::Scratch(internal::kScratchB, g.steps * internal::kPanel);
+    internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
+    const int64_t offset = (n * g.outputs + o0) * g.steps;
+    if (ss != nullptr) {
+      SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude, ss + offset, g.steps);
     }
+    internal::StorePanelTransposed(acc, g.steps, width, us + offset, g.steps);
   });
 }
 
