@@ -1,6 +1,7 @@
 #include "slayer/ops/cpu_util.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -335,6 +336,32 @@ void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* bu
 void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                  float* hist) {
   AlphaLanesGrouped<1>(a, steps, backward, buf, hist);
+}
+
+void AlphaLanes16(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                  float* hist) {
+  AlphaLanesGrouped<2>(a, steps, backward, buf, hist);
+}
+
+bool CpuHasAvx512F() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") != 0;  // includes the OS (XCR0) check
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+namespace {
+std::atomic<bool> wide_kernels{true};
+}  // namespace
+
+bool WideKernelsEnabled() { return wide_kernels.load(std::memory_order_relaxed); }
+void SetWideKernelsEnabled(bool enabled) {
+  wide_kernels.store(enabled, std::memory_order_relaxed);
 }
 
 void ParallelFor(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

@@ -89,8 +89,18 @@ std::optional<AlphaRecursion> FitAlphaRecursion(absl::Span<const float> f);
 // holds steps * 32 floats. Each lane gets exactly what TemporalFilter gives
 // its row (the same operations in the same order).
 void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf, float* hist);
-// The same over 8 rows, buf[t * 8 + lane] (TemporalFilter's own layout).
+// The same over 8 rows, buf[t * 8 + lane] (TemporalFilter's own layout),
+// and over 16 rows, buf[t * 16 + lane].
 void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* buf, float* hist);
+void AlphaLanes16(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
+                  float* hist);
+
+// Whether the CPU has AVX-512F and the OS saves its registers (read once).
+bool CpuHasAvx512F();
+// Whether kernels may take their AVX-512 variants where the CPU has them
+// (default true; tests switch it off to check the AVX2 variants too).
+bool WideKernelsEnabled();
+void SetWideKernelsEnabled(bool enabled);
 
 // The psp of time rows (length `steps`) and its transpose, with the taps
 // pre-scaled by ts. Taps at k >= steps cannot reach any output and are

@@ -106,7 +106,7 @@ void Surrogate(const SurrogateParams& params, const float* g, const float* u, in
 // their refractory response nu added to u[t, t + taps); the other lanes keep
 // their bits (a blend, not an addition of zero).
 void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta,
-                unsigned lanes, uint8_t* spiked) {
+                unsigned lanes, uint16_t* spiked) {
   const int64_t taps = static_cast<int64_t>(nu.size());
 #if defined(__AVX2__)
   const __m256 threshold = _mm256_set1_ps(theta);
@@ -116,7 +116,7 @@ void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
                               _mm256_cmp_ps(_mm256_loadu_ps(ut), threshold, _CMP_GE_OQ))) &
                           lanes;
-    spiked[t] = static_cast<uint8_t>(mask);
+    spiked[t] = static_cast<uint16_t>(mask);
     if (mask == 0) continue;
     const __m256 select = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
         _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bits), bits));
@@ -133,13 +133,94 @@ void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta
     unsigned mask = 0;
     for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(ut[k] >= theta) << k;
     mask &= lanes;
-    spiked[t] = static_cast<uint8_t>(mask);
+    spiked[t] = static_cast<uint16_t>(mask);
     const int64_t n = std::min(taps, steps - t);
     for (int k = 0; k < 8; ++k) {
       if ((mask >> k & 1u) == 0) continue;
       for (int64_t j = 0; j < n; ++j) ut[j * 8 + k] += nu[j];
     }
   }
+#endif
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SLAYER_SPIKE_AVX512 1
+// SpikeLanes over 16 rows, u[t * 16 + lane], with AVX-512's masked adds: the
+// lanes that did not spike are not written (run only where the CPU has it).
+__attribute__((target("avx512f"))) void SpikeLanes16(float* u, int64_t steps,
+                                                      absl::Span<const float> nu, float theta,
+                                                      unsigned lanes, uint16_t* spiked) {
+  const int64_t taps = static_cast<int64_t>(nu.size());
+  const __m512 threshold = _mm512_set1_ps(theta);
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * 16;
+    const __mmask16 mask = static_cast<__mmask16>(
+        _mm512_cmp_ps_mask(_mm512_loadu_ps(ut), threshold, _CMP_GE_OQ) & lanes);
+    spiked[t] = static_cast<uint16_t>(mask);
+    if (mask == 0) continue;
+    const int64_t n = std::min(taps, steps - t);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m512 v = _mm512_loadu_ps(ut + j * 16);
+      _mm512_storeu_ps(ut + j * 16, _mm512_mask_add_ps(v, mask, v, _mm512_set1_ps(nu[j])));
+    }
+  }
+}
+#endif
+
+// PspSpikeForward on one block of kLanes rows (row k of z at zr + k * steps,
+// `lanes` of them): in, through the recursion and the spike scan
+// time-major in buf (with hist, steps * kLanes floats each), and out to u's
+// and s's rows.
+template <int kLanes>
+void PspSpikeBlock(const internal::AlphaRecursion& alpha, const float* zr, int64_t lanes,
+                   int64_t steps, absl::Span<const float> nu, float theta, float amplitude,
+                   float* buf, float* hist, uint16_t* spiked, float* ur, float* sr) {
+  for (int64_t g = 0; g < kLanes; g += 8) {  // groups of 8 rows: register transposes
+    int64_t t = 0;
+    if (g + 8 <= lanes) {
+      for (; t + 8 <= steps; t += 8) {
+        internal::Transpose8x8(zr + g * steps + t, steps, buf + t * kLanes + g, kLanes);
+      }
+    }
+    for (int64_t k = g; k < g + 8; ++k) {
+      for (int64_t tt = t; tt < steps; ++tt) {
+        buf[tt * kLanes + k] = k < lanes ? zr[k * steps + tt] : 0.0f;
+      }
+    }
+  }
+  const unsigned mask = (1u << lanes) - 1;
+  if constexpr (kLanes == 16) {
+    internal::AlphaLanes16(alpha, steps, /*backward=*/false, buf, hist);
+#ifdef SLAYER_SPIKE_AVX512
+    SpikeLanes16(buf, steps, nu, theta, mask, spiked);
+#endif
+  } else {
+    internal::AlphaLanes8(alpha, steps, /*backward=*/false, buf, hist);
+    SpikeLanes(buf, steps, nu, theta, mask, spiked);
+  }
+  for (int64_t g = 0; g < kLanes; g += 8) {
+    int64_t t = 0;
+    if (g + 8 <= lanes) {
+      for (; t + 8 <= steps; t += 8) {
+        internal::Transpose8x8(buf + t * kLanes + g, kLanes, ur + g * steps + t, steps);
+      }
+    }
+    for (int64_t k = g; k < std::min<int64_t>(g + 8, lanes); ++k) {
+      for (int64_t tt = t; tt < steps; ++tt) ur[k * steps + tt] = buf[tt * kLanes + k];
+    }
+  }
+  std::fill(sr, sr + lanes * steps, 0.0f);
+  for (int64_t t = 0; t < steps; ++t) {
+    for (unsigned m = spiked[t]; m != 0; m &= m - 1) sr[__builtin_ctz(m) * steps + t] = amplitude;
+  }
+}
+
+// Whether PspSpikeForward takes blocks of 16 rows (AVX-512).
+bool PspSpike16Lanes() {
+#ifdef SLAYER_SPIKE_AVX512
+  return internal::CpuHasAvx512F() && internal::WideKernelsEnabled();
+#else
+  return false;
 #endif
 }
 
@@ -281,45 +362,31 @@ absl::Status PspSpikeForward(const Tensor& z, absl::Span<const float> kernel,
   SLAYER_RETURN_IF_ERROR(EnsureShape(s, z.shape(), Device::kCpu));
   if (z.numel() == 0) return absl::OkStatus();
   const int64_t rows = z.numel() / steps;
-  const int64_t blocks = (rows + 7) / 8;
   const float amplitude = 1.0f / ts;
   const internal::AlphaRecursion& alpha = *filter.alpha();
   const float* zs = z.data();
   float* us = u->data();
   float* ss = s->data();
-  internal::ParallelFor(blocks, std::max<int64_t>(1, 2048 / steps), [&](int64_t b0, int64_t b1) {
+  // Blocks of 16 rows with AVX-512, else 8.
+  const int64_t width = PspSpike16Lanes() ? 16 : 8;
+  const int64_t blocks = (rows + width - 1) / width;
+  internal::ParallelFor(blocks, std::max<int64_t>(1, 2048 / (steps * width / 8)),
+                        [&](int64_t b0, int64_t b1) {
     // The filter's own slot (TemporalFilter::Rows takes the same), so that
     // the slots the synaptic ops size stay as they were.
-    float* buf = internal::Scratch(internal::kScratchFilter, 3 * steps * 8);
-    float* hist = buf + steps * 8;
-    uint8_t* spiked = reinterpret_cast<uint8_t*>(hist + steps * 8);
+    float* buf = internal::Scratch(internal::kScratchFilter, (2 * width + 1) * steps);
+    float* hist = buf + steps * width;
+    uint16_t* spiked = reinterpret_cast<uint16_t*>(hist + steps * width);
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t r0 = b * 8;
-      const int64_t lanes = std::min<int64_t>(8, rows - r0);
-      const float* zr = zs + r0 * steps;
-      float* ur = us + r0 * steps;
-      float* sr = ss + r0 * steps;
-      int64_t t = 0;
-      if (lanes == 8) {
-        for (; t + 8 <= steps; t += 8) internal::Transpose8x8(zr + t, steps, buf + t * 8, 8);
-      }
-      for (int64_t k = 0; k < 8; ++k) {
-        for (int64_t tt = t; tt < steps; ++tt) buf[tt * 8 + k] = k < lanes ? zr[k * steps + tt] : 0.0f;
-      }
-      internal::AlphaLanes8(alpha, steps, /*backward=*/false, buf, hist);
-      SpikeLanes(buf, steps, nu, theta, (1u << lanes) - 1, spiked);
-      t = 0;
-      if (lanes == 8) {
-        for (; t + 8 <= steps; t += 8) internal::Transpose8x8(buf + t * 8, 8, ur + t, steps);
-      }
-      for (int64_t k = 0; k < lanes; ++k) {
-        for (int64_t tt = t; tt < steps; ++tt) ur[k * steps + tt] = buf[tt * 8 + k];
-      }
-      std::fill(sr, sr + lanes * steps, 0.0f);
-      for (int64_t tt = 0; tt < steps; ++tt) {
-        for (unsigned m = spiked[tt]; m != 0; m &= m - 1) {
-          sr[__builtin_ctz(m) * steps + tt] = amplitude;
-        }
+      const int64_t r0 = b * width;
+      const int64_t lanes = std::min<int64_t>(width, rows - r0);
+      const int64_t offset = r0 * steps;
+      if (width == 16) {
+        PspSpikeBlock<16>(alpha, zs + offset, lanes, steps, nu, theta, amplitude, buf, hist,
+                          spiked, us + offset, ss + offset);
+      } else {
+        PspSpikeBlock<8>(alpha, zs + offset, lanes, steps, nu, theta, amplitude, buf, hist,
+                         spiked, us + offset, ss + offset);
       }
     }
   });

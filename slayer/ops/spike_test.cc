@@ -5,6 +5,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/cpu_util.h"
 #include "slayer/ops/psp.h"
 #include "slayer/ops/srm_kernel.h"
 #include "slayer/ops/status_testing.h"
@@ -28,6 +29,7 @@ TEST(PspSpikeForwardTest, EqualsPspThenSpike) {
   } cases[] = {{{3, 5, 2, 2, 25}, 0.0f, 4.0f},   // 60 rows: dense spiking
                {{2, 13, 1, 1, 300}, -0.5f, 1.0f},  // 26 rows: sparse spiking
                {{1, 8, 1, 1, 7}, 0.0f, 30.0f},    // fewer steps than a tile
+               {{1, 21, 1, 1, 19}, 0.0f, 6.0f},   // 16 + 5 rows, 8 + 8 + 5
                {{4, 1}, 0.0f, 30.0f}};            // one step: eps[0] = 0, no spike
   for (const auto& c : cases) {
     for (float ts : {1.0f, 0.5f}) {
@@ -39,13 +41,19 @@ TEST(PspSpikeForwardTest, EqualsPspThenSpike) {
       Tensor u1, s1, u2, s2;
       SLAYER_ASSERT_OK(PspForward(z, kernels.eps, ts, &u1));
       SLAYER_ASSERT_OK(SpikeForward(&u1, kernels.nu, srm.theta, ts, &s1));
-      SLAYER_ASSERT_OK(
-          cpu::PspSpikeForward(z, kernels.eps, kernels.nu, srm.theta, ts, &u2, &s2));
-      ASSERT_EQ(u2.shape(), z.shape());
-      for (int64_t i = 0; i < z.numel(); ++i) {
-        const float a = u1.data()[i], b = u2.data()[i];
-        ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b))) << "u[" << i << "] " << a << " vs " << b;
-        ASSERT_EQ(s1.data()[i], s2.data()[i]) << "s[" << i << "]";
+      // Blocks of 16 rows (AVX-512, where the CPU has it) and of 8.
+      for (bool wide : {true, false}) {
+        internal::SetWideKernelsEnabled(wide);
+        SLAYER_ASSERT_OK(
+            cpu::PspSpikeForward(z, kernels.eps, kernels.nu, srm.theta, ts, &u2, &s2));
+        internal::SetWideKernelsEnabled(true);
+        ASSERT_EQ(u2.shape(), z.shape());
+        for (int64_t i = 0; i < z.numel(); ++i) {
+          const float a = u1.data()[i], b = u2.data()[i];
+          ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b)))
+              << "wide " << wide << " u[" << i << "] " << a << " vs " << b;
+          ASSERT_EQ(s1.data()[i], s2.data()[i]) << "wide " << wide << " s[" << i << "]";
+        }
       }
       int64_t count = 0;
       for (float v : s2.span()) count += v != 0.0f;
