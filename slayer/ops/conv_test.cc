@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/gemm.h"
 #include "slayer/ops/status_testing.h"
 #include "slayer/ops/test_util.h"
 
@@ -197,6 +198,40 @@ TEST(ConvTest, TiledBlocksMatchLoops) {
           return Dot(g, out);
         },
         gx, options));
+  }
+}
+
+TEST(ConvTest, GemmPathsAgree) {
+  // Eigen's GEMM and the AVX-512 kernel (where the CPU has one) on dense
+  // input, in the three products: more filters than one 12-row register
+  // block, groups, and a tiled time axis.
+  if (!internal::FastGemmAvailable()) {
+    GTEST_SKIP() << "no AVX-512 on this CPU: the conv ops use Eigen's GEMM only";
+  }
+  struct Restore {
+    ~Restore() { internal::SetFastGemmEnabled(true); }
+  } restore;
+  struct Case {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  const Case cases[] = {{{2, 3, 9, 8, 20}, {20, 3, 3, 3}, Params(1, 1, 1, 1, 1, 1, 1)},
+                        {{1, 4, 6, 7, 30}, {26, 2, 3, 3}, Params(1, 1, 0, 0, 1, 2, 2)},
+                        {{1, 3, 30, 20, 100}, {14, 3, 3, 3}, Params(1, 1, 1, 1, 1, 1, 1)}};
+  for (const Case& c : cases) {
+    Tensor x = RandomUniform(c.x, 11);
+    Tensor w = RandomUniform(c.w, 12);
+    Tensor y[2], gx[2], gw[2];
+    for (int fast = 0; fast < 2; ++fast) {
+      internal::SetFastGemmEnabled(fast == 1);
+      SLAYER_ASSERT_OK(Conv2dForward(x, w, c.p, &y[fast]));
+      const Tensor g = RandomUniform(y[fast].shape(), 13);
+      SLAYER_ASSERT_OK(Conv2dBackward(x, w, c.p, g, &gx[fast], &gw[fast]));
+    }
+    const std::string what = ShapeString(c.x) + " w " + ShapeString(c.w);
+    SLAYER_EXPECT_OK(testing::ExpectClose(y[1], y[0], 1e-5, 1e-5, "forward " + what));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx[1], gx[0], 1e-5, 1e-5, "grad_x " + what));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw[1], gw[0], 1e-4, 1e-5, "grad_w " + what));
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "Eigen/Core"
 #include "absl/strings/str_cat.h"
+#include "slayer/core/check.h"
 #include "slayer/core/status.h"
 #include "slayer/ops/cpu_util.h"
 #include "slayer/ops/psp.h"
@@ -100,7 +101,8 @@ void Surrogate(const SurrogateParams& params, const float* g, const float* u, in
   o = gm * (height * (-(v - theta).abs() * inv_width).exp());
 }
 
-// The spikes of 8 rows held time-major, u[t * 8 + lane], for the lanes set
+// The spikes of 8 rows held time-major, u[t * 8 + lane] (16 rows:
+// SpikeLanes16 below), for the lanes set
 // in `lanes`, as SpikeForward finds them row by row: at each step (in time
 // order) the lanes at or above theta spike (spiked[t]: their bits) and get
 // their refractory response nu added to u[t, t + taps); the other lanes keep
@@ -143,7 +145,7 @@ void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta
 #endif
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
 #define SLAYER_SPIKE_AVX512 1
 // SpikeLanes over 16 rows, u[t * 16 + lane], with AVX-512's masked adds: the
 // lanes that did not spike are not written (run only where the CPU has it).
@@ -193,6 +195,8 @@ void PspSpikeBlock(const internal::AlphaRecursion& alpha, const float* zr, int64
     internal::AlphaLanes16(alpha, steps, /*backward=*/false, buf, hist);
 #ifdef SLAYER_SPIKE_AVX512
     SpikeLanes16(buf, steps, nu, theta, mask, spiked);
+#else
+    SLAYER_CHECK(false) << "PspSpikeForward: 16-row blocks need the AVX-512 build";
 #endif
   } else {
     internal::AlphaLanes8(alpha, steps, /*backward=*/false, buf, hist);

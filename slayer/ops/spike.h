@@ -55,8 +55,9 @@ absl::Status SurrogatePspBackward(const Tensor& grad_s, const Tensor& u,
                                   float ts, Tensor* grad_z);
 // A spiking stage's whole forward on the host in one pass:
 //   u = PspForward(z, kernel, ts), then SpikeForward(&u, nu, theta, ts, s)
-// with the spike scan run on each block of 8 rows while the psp recursion
-// holds it time-major (refractory responses added 8 lanes at a time). u and
+// with the spike scan run on each block of 8 rows (16 with AVX-512) while the
+// psp recursion holds it time-major (refractory responses added to all the
+// lanes that spiked at a step at once). u and
 // s equal the two ops' (the same operations per element in the same order);
 // a kernel of no alpha form runs the two ops. u may be z; s may not share
 // storage with either.
