@@ -101,12 +101,12 @@ void Surrogate(const SurrogateParams& params, const float* g, const float* u, in
   o = gm * (height * (-(v - theta).abs() * inv_width).exp());
 }
 
-// The spikes of 8 rows held time-major, u[t * 8 + lane] (16 rows:
-// SpikeLanes16 below), for the lanes set
-// in `lanes`, as SpikeForward finds them row by row: at each step (in time
-// order) the lanes at or above theta spike (spiked[t]: their bits) and get
-// their refractory response nu added to u[t, t + taps); the other lanes keep
-// their bits (a blend, not an addition of zero).
+// The spikes of 8 rows held time-major, u[t * 8 + lane], for the lanes set in
+// `lanes` (16 rows: SpikeLanes16 below), as SpikeForward finds them row by
+// row: at each step (in time order) the lanes at or above theta spike
+// (spiked[t]: their bits) and get their refractory response nu added to
+// u[t, t + taps); the other lanes keep their bits (a blend, not an addition
+// of zero).
 void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta,
                 unsigned lanes, uint16_t* spiked) {
   const int64_t taps = static_cast<int64_t>(nu.size());
