@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/types/span.h"
 #include "slayer/core/check.h"
 #include "slayer/core/status.h"
 #include "slayer/core/thread_pool.h"
@@ -17,9 +18,43 @@ namespace {
 
 constexpr char kPrefix[] = "optimizer/";
 constexpr char kStepKey[] = "optimizer/step";
+// State tensors per parameter, at most (Adam with AMSGrad: m, v, v_max).
+constexpr size_t kMaxSlots = 3;
 
 std::string SlotKey(const std::string& param, const std::string& slot) {
   return absl::StrCat(kPrefix, param, "/", slot);
+}
+
+// The moment updates of Adam and Nadam over one chunk, with the step taken
+// by step(g, m, v) -> the amount subtracted from the parameter. Separate
+// loops with and without AMSGrad and unaliased pointers let the compiler
+// vectorise them (BUILD: -fno-math-errno, so that sqrt is not a call, and
+// the dynamic cost model, which allows a scalar tail); sqrt and division are
+// exact in every lane.
+template <bool kAmsgrad, typename Step>
+void AdamMoments(float* __restrict param, const float* __restrict grad, float* __restrict m,
+                 float* __restrict v, float* __restrict v_max, int64_t n, float b1, float b2,
+                 float wd, Step step) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float g = grad[i] + wd * param[i];
+    const float mi = b1 * m[i] + (1.0f - b1) * g;
+    const float vi = b2 * v[i] + (1.0f - b2) * g * g;
+    m[i] = mi;
+    v[i] = vi;
+    float vv = vi;
+    if constexpr (kAmsgrad) vv = v_max[i] = std::max(v_max[i], vi);
+    param[i] -= step(g, mi, vv);
+  }
+}
+
+template <typename Step>
+void AdamMoments(bool amsgrad, float* param, const float* grad, absl::Span<float* const> state,
+                 int64_t n, float b1, float b2, float wd, Step step) {
+  if (amsgrad) {
+    AdamMoments<true>(param, grad, state[0], state[1], state[2], n, b1, b2, wd, step);
+  } else {
+    AdamMoments<false>(param, grad, state[0], state[1], nullptr, n, b1, b2, wd, step);
+  }
 }
 
 // SGD as torch.optim.SGD (dampening 0): the momentum buffer starts as the
@@ -65,18 +100,11 @@ class Adam final : public Optimizer {
     const double bc2 = 1.0 - std::pow(static_cast<double>(c.beta2), static_cast<double>(t));
     const float step_size = static_cast<float>(c.lr / bc1);
     const float sqrt_bc2 = static_cast<float>(std::sqrt(bc2));
-    const float b1 = c.beta1, b2 = c.beta2, eps = c.eps, wd = c.weight_decay;
-    float* m = state[0];
-    float* v = state[1];
-    float* v_max = c.amsgrad ? state[2] : nullptr;
-    for (int64_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * param[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      float vv = v[i];
-      if (v_max != nullptr) vv = v_max[i] = std::max(v_max[i], v[i]);
-      param[i] -= step_size * (m[i] / (std::sqrt(vv) / sqrt_bc2 + eps));
-    }
+    const float eps = c.eps;
+    AdamMoments(c.amsgrad, param, grad, state, n, c.beta1, c.beta2, c.weight_decay,
+                [=](float, float m, float v) {
+                  return step_size * (m / (std::sqrt(v) / sqrt_bc2 + eps));
+                });
   }
 };
 
@@ -94,18 +122,11 @@ class Nadam final : public Optimizer {
     const double bc1 = 1.0 - std::pow(static_cast<double>(c.beta1), static_cast<double>(t));
     const double bc2 = 1.0 - std::pow(static_cast<double>(c.beta2), static_cast<double>(t));
     const float step_size = static_cast<float>(c.lr * std::sqrt(bc2) / bc1);
-    const float b1 = c.beta1, b2 = c.beta2, eps = c.eps, wd = c.weight_decay;
-    float* m = state[0];
-    float* v = state[1];
-    float* v_max = c.amsgrad ? state[2] : nullptr;
-    for (int64_t i = 0; i < n; ++i) {
-      const float g = grad[i] + wd * param[i];
-      m[i] = b1 * m[i] + (1.0f - b1) * g;
-      v[i] = b2 * v[i] + (1.0f - b2) * g * g;
-      float vv = v[i];
-      if (v_max != nullptr) vv = v_max[i] = std::max(v_max[i], v[i]);
-      param[i] -= step_size * ((b1 * m[i] + (1.0f - b1) * g) / (std::sqrt(vv) + eps));
-    }
+    const float b1 = c.beta1, eps = c.eps;
+    AdamMoments(c.amsgrad, param, grad, state, n, b1, c.beta2, c.weight_decay,
+                [=](float g, float m, float v) {
+                  return step_size * ((b1 * m + (1.0f - b1) * g) / (std::sqrt(v) + eps));
+                });
   }
 };
 
@@ -186,9 +207,10 @@ absl::Status Optimizer::Step() {
       float* param = p.param->data();
       const float* grad = p.grad->data();
       ThreadPool::Default().ParallelFor(p.param->numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        std::vector<float*> chunk(state.size());
+        float* chunk[kMaxSlots];
+        SLAYER_CHECK(state.size() <= kMaxSlots) << "optimizer: " << state.size() << " slots";
         for (size_t k = 0; k < state.size(); ++k) chunk[k] = state[k] + b;
-        Update(param + b, grad + b, chunk, e - b, t);
+        Update(param + b, grad + b, absl::MakeConstSpan(chunk, state.size()), e - b, t);
       });
       continue;
     }
