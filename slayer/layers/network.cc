@@ -57,8 +57,9 @@ class SpikingStage {
 
   // The dense op and this stage in one pass (ops::cpu::DenseSpikingForward);
   // z, W x, is only materialised (in `scratch`) when the op falls back.
+  // With out_events, the events of the spikes are handed over there.
   absl::Status DenseForward(const Tensor& x, const Tensor& w, ops::DenseEvents* events,
-                            Tensor* scratch, Tensor* out) {
+                            Tensor* scratch, Tensor* out, ops::DenseEvents* out_events) {
     const ops::SrmParams& srm = Srm();
     ops::DenseNeuron neuron;
     neuron.eps = net_->kernels().eps;
@@ -66,12 +67,13 @@ class SpikingStage {
     neuron.theta = srm.theta;
     neuron.ts = net_->ts();
     if (!spiking_) {
+      if (out_events != nullptr) out_events->DropHandOver();
       SLAYER_RETURN_IF_ERROR(
           ops::cpu::DenseSpikingForward(x, w, neuron, &u_, nullptr, events, scratch));
       *out = u_;
       return absl::OkStatus();
     }
-    return ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch);
+    return ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch, out_events);
   }
 
   // grad_s -> grad_z.
@@ -130,11 +132,13 @@ class DenseLayer : public Layer {
   absl::Status Forward(const Tensor& in, bool) override {
     input_ = in;
     if (SpikingStage::CanFuseDense(in)) {
-      return stage_.DenseForward(in, weight_.value, &events_, &z_, &output_);
+      return stage_.DenseForward(in, weight_.value, &events_, &z_, &output_, output_events_);
     }
+    if (output_events_ != nullptr) output_events_->DropHandOver();
     SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_, &events_));
     return stage_.Forward(z_, &output_);
   }
+  ops::DenseEvents* input_events() override { return &events_; }
   absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
     return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad, &events_);
@@ -343,6 +347,11 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::NetworkSp
             absl::StrCat("layer[", i, "] '", ls.layer.name(), "': unknown kind"));
     }
     net->layers_.push_back(std::move(layer));
+  }
+  // A dense layer's events of its input come from the layer before when that
+  // one can hand them over (a dense layer's one pass).
+  for (size_t i = 0; i + 1 < net->layers_.size(); ++i) {
+    net->layers_[i]->set_output_events(net->layers_[i + 1]->input_events());
   }
   net->grads_.resize(net->layers_.size());
   return net;

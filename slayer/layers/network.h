@@ -25,6 +25,9 @@
 #include "slayer/proto/config.h"
 
 namespace slayer {
+namespace ops {
+class DenseEvents;
+}  // namespace ops
 namespace layers {
 
 // A learnable parameter and its gradient (same shape, same device).
@@ -49,11 +52,19 @@ class Layer {
   // Membrane potential after refractory additions (spiking layers only).
   virtual const Tensor* potential() const { return nullptr; }
   virtual std::vector<Param*> params() { return {}; }
+  // The events a dense layer keeps of its input, which the layer before may
+  // hand over instead of the dense layer scanning its input; null for other
+  // kinds.
+  virtual ops::DenseEvents* input_events() { return nullptr; }
+  // Where a dense layer hands over the events of output() (the next layer's
+  // input_events()); null: nowhere.
+  void set_output_events(ops::DenseEvents* events) { output_events_ = events; }
 
  protected:
   explicit Layer(std::string name) : name_(std::move(name)) {}
   std::string name_;
   Tensor output_;
+  ops::DenseEvents* output_events_ = nullptr;
 };
 
 class Network {

@@ -72,9 +72,15 @@ struct DenseEvents::Impl {
   Tensor source;
   bool sparse = false;  // false: too dense, `samples` unused
   std::vector<internal::EventRows> samples;
+  // Handed over by the fused forward that wrote `source` (all its events,
+  // `total` of them): the next forward on it takes them instead of scanning,
+  // once.
+  bool handed = false;
+  int64_t total = 0;
 };
 
 DenseEvents::DenseEvents() : impl_(new Impl) {}
+void DenseEvents::DropHandOver() { impl_->handed = false; }
 DenseEvents::~DenseEvents() = default;
 
 namespace {
@@ -91,6 +97,34 @@ bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvent
   e->sparse =
       internal::RecordSampleRows(x.data(), g.batch, g.inputs, g.steps, budget, &e->samples);
   return e->sparse;
+}
+
+// Takes the events handed over for x into `e` (once), sparse by this op's
+// threshold; false when none were handed over for x.
+bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e) {
+  if (!e->handed) return false;
+  e->handed = false;
+  const Tensor& source = e->source;
+  if (!source.SharesStorageWith(x) || source.data() != x.data() || source.shape() != x.shape() ||
+      static_cast<int64_t>(e->samples.size()) < g.batch) {
+    return false;
+  }
+  const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
+  e->sparse = static_cast<double>(e->total) < budget;
+  return true;
+}
+
+// The events of x in `e`: those handed over for it, else recorded.
+bool TakeOrRecordEvents(const DenseGeometry& g, const Tensor& x, bool keep,
+                        DenseEvents::Impl* e) {
+  if (keep && TakeHandedEvents(g, x, e)) return e->sparse;
+  return RecordEvents(g, x, keep, e);
+}
+
+// Tasks of ScatterPanels per sample: runs of panels (more than one only when
+// samples are few).
+int64_t PanelRuns(const DenseGeometry& g) {
+  return NumBlocks(internal::NumPanels(g.outputs), (2 * Threads() + g.batch - 1) / g.batch, 1);
 }
 
 // Events recorded for one call when the caller keeps none: one per thread,
@@ -126,7 +160,7 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   const int64_t panels = internal::NumPanels(g.outputs);
   float* packed = internal::Scratch(internal::kScratchCaller, panels * g.inputs * kPanel);
   internal::PackPanels(ws, g.outputs, g.inputs, g.inputs, packed);
-  const int64_t runs = NumBlocks(panels, (2 * Threads() + g.batch - 1) / g.batch, 1);
+  const int64_t runs = PanelRuns(g);
   const int64_t per_run = (panels + runs - 1) / runs;
   internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
@@ -191,9 +225,12 @@ void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> 
 
 // SparseForward followed by the psp recursion and the spikes on each panel
 // while it is in L1: u = psp(W X[n]), then s = spike(u) when s is not null.
+// With s_events (one run of panels per sample: each task writes whole
+// samples, panel by panel in order), the rows of s just written are scanned
+// while in cache into s_events->samples[n].
 void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
                           const internal::AlphaRecursion& alpha, const DenseNeuron& neuron,
-                          float* us, float* ss) {
+                          float* us, float* ss, DenseEvents::Impl* s_events) {
   const float amplitude = 1.0f / neuron.ts;
   ScatterPanels(g, e, ws, [&](int64_t n, int64_t o0, int64_t width, float* acc) {
     float* hist = internal::Scratch(internal::kScratchB, g.steps * internal::kPanel);
@@ -201,6 +238,11 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
     const int64_t offset = (n * g.outputs + o0) * g.steps;
     if (ss != nullptr) {
       SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude, ss + offset, g.steps);
+      if (s_events != nullptr) {
+        internal::EventRows& rows = s_events->samples[n];
+        if (o0 == 0) rows.Clear();
+        for (int64_t k = 0; k < width; ++k) rows.AddRow(ss + offset + k * g.steps, g.steps);
+      }
     }
     internal::StorePanelTransposed(acc, g.steps, width, us + offset, g.steps);
   });
@@ -321,7 +363,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
     return absl::OkStatus();
   }
   DenseEvents::Impl& e = events != nullptr ? events->impl() : CallEvents();
-  if (RecordEvents(g, x, /*keep=*/events != nullptr, &e)) {
+  if (TakeOrRecordEvents(g, x, /*keep=*/events != nullptr, &e)) {
     SparseForward(g, e, w.data(), y->data());
     return absl::OkStatus();
   }
@@ -355,8 +397,10 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
 }
 
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
-                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch) {
+                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
+                                 DenseEvents* s_events) {
   constexpr char kOp[] = "DenseSpikingForward";
+  if (s_events != nullptr) s_events->DropHandOver();
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(scratch, kOp, "scratch"));
   SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckDenseArgs(kOp, x, w));
@@ -378,7 +422,7 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);
   DenseEvents::Impl& e = events != nullptr ? events->impl() : CallEvents();
   const bool fused = g.inputs > 0 && g.outputs > 0 && g.steps > 0 && filter.alpha() != nullptr &&
-                     RecordEvents(g, x, /*keep=*/events != nullptr, &e);
+                     TakeOrRecordEvents(g, x, /*keep=*/events != nullptr, &e);
   if (!fused) {  // the three ops in turn (the events, if any, stay recorded)
     SLAYER_RETURN_IF_ERROR(cpu::DenseForward(x, w, scratch, events));
     SLAYER_RETURN_IF_ERROR(cpu::PspForward(*scratch, neuron.eps, neuron.ts, u));
@@ -387,8 +431,19 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   }
   SLAYER_RETURN_IF_ERROR(EnsureShape(u, g.y_shape(), Device::kCpu));
   if (s != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(s, g.y_shape(), Device::kCpu));
+  DenseEvents::Impl* hand = nullptr;
+  if (s != nullptr && s_events != nullptr && PanelRuns(g) == 1) {
+    hand = &s_events->impl();
+    if (static_cast<int64_t>(hand->samples.size()) < g.batch) hand->samples.resize(g.batch);
+  }
   SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron, u->data(),
-                       s != nullptr ? s->data() : nullptr);
+                       s != nullptr ? s->data() : nullptr, hand);
+  if (hand != nullptr) {
+    hand->source = *s;
+    hand->total = 0;
+    for (int64_t n = 0; n < g.batch; ++n) hand->total += hand->samples[n].size();
+    hand->handed = true;
+  }
   return absl::OkStatus();
 }
 

@@ -33,6 +33,9 @@ class DenseEvents {
   DenseEvents& operator=(const DenseEvents&) = delete;
   struct Impl;
   Impl& impl() { return *impl_; }
+  // Forgets events handed over by DenseSpikingForward (the tensor they
+  // describe is about to be written some other way).
+  void DropHandOver();
 
  private:
   std::unique_ptr<Impl> impl_;
@@ -77,9 +80,14 @@ namespace cpu {
 // goes through the psp recursion and the spike scan while it is in L1, and
 // u and s come out equal to the three ops' (the same operations per element
 // in the same order). Else the three ops run, z = W x in `scratch`.
-// `events` as for DenseForward.
+// `events` as for DenseForward. With `s_events`, the one pass also hands
+// over the events of s (scanned while each panel's rows are in cache): the
+// next DenseForward or DenseSpikingForward on s with s_events as its
+// `events` takes them instead of scanning s, once; s must not change in
+// between. Without the one pass (or with few samples) nothing is handed over.
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
-                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch);
+                                 Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
+                                 DenseEvents* s_events = nullptr);
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,

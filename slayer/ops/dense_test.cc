@@ -252,6 +252,57 @@ TEST(DenseTest, SpikingForwardEqualsTheThreeOps) {
   }
 }
 
+TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {
+  // Layer 1's one pass hands over the events of its spikes s1; layer 2's
+  // forward on s1 takes them (the same u and s as scanning s1), its backward
+  // reuses them, and a later forward on s1 changed in place scans it again.
+  SrmParams srm;
+  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 200);
+  DenseNeuron neuron;
+  neuron.eps = kernels.eps;
+  neuron.nu = kernels.nu;
+  neuron.theta = srm.theta;
+  Tensor x = testing::RandomSpikes({8, 120, 1, 1, 200}, 0.03f, 1.0f, 71);
+  Tensor w1 = RandomUniform({70, 120}, 72, -1.5f, 1.5f);
+  Tensor w2 = RandomUniform({33, 70}, 73, -3.0f, 3.0f);
+  Tensor u1, s1, scratch1;
+  DenseEvents events1, hand;
+  SLAYER_ASSERT_OK(
+      cpu::DenseSpikingForward(x, w1, neuron, &u1, &s1, &events1, &scratch1, &hand));
+  int64_t spikes = 0;
+  for (float v : s1.span()) spikes += v != 0.0f;
+  ASSERT_GT(spikes, 0);
+  ASSERT_LT(spikes, s1.numel() / 20);  // sparse enough for layer 2's events
+  Tensor u2, s2, scratch2, u3, s3, scratch3;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u2, &s2, &hand, &scratch2));
+  DenseEvents fresh;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u3, &s3, &fresh, &scratch3));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u2, u3, 0, 0, "u taking handed events"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s2, s3, 0, 0, "s taking handed events"));
+  Tensor g = RandomUniform(u2.shape(), 74);
+  Tensor gx1, gw1, gx2, gw2;
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, &gx1, &gw1, &hand));
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, &gx2, &gw2, &fresh));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw1, gw2, 0, 0, "grad_w with handed events"));
+  // s1 changed in place, not handed over again: scanned afresh.
+  for (int64_t i = 0; i < s1.numel(); i += 97) s1.data()[i] = s1.data()[i] != 0.0f ? 0.0f : 1.0f;
+  Tensor u4, s4, u5, s5;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u4, &s4, &hand, &scratch2));
+  DenseEvents fresh2;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u5, &s5, &fresh2, &scratch3));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u4, u5, 0, 0, "u after s1 changed"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s4, s5, 0, 0, "s after s1 changed"));
+  // Handed over, then dropped (s1 about to be written another way).
+  SLAYER_ASSERT_OK(
+      cpu::DenseSpikingForward(x, w1, neuron, &u1, &s1, &events1, &scratch1, &hand));
+  hand.DropHandOver();
+  for (int64_t i = 0; i < s1.numel(); i += 89) s1.data()[i] = s1.data()[i] != 0.0f ? 0.0f : 1.0f;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u4, &s4, &hand, &scratch2));
+  DenseEvents fresh3;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u5, &s5, &fresh3, &scratch3));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u4, u5, 0, 0, "u after a dropped hand-over"));
+}
+
 TEST(DenseTest, SpikingForwardWithAnotherKernelRunsTheThreeOps) {
   // A kernel of no alpha form: psp tap by tap.
   const std::vector<float> eps = {0.0f, 4.0f, 2.0f, 1.0f}, nu = {-20.0f, -10.0f};
