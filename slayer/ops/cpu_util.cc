@@ -231,8 +231,9 @@ inline void TransposeOut(const float*, float*, int64_t) {}
 constexpr bool kTiles = false;
 #endif
 
-// The recursion over eight rows held as buf[t * 8 + lane], in place; `hist`
-// holds steps * 8 floats (h = B + taps * A per step, for the truncation).
+// The recursion over 8 * kGroups rows held as buf[t * 8 * kGroups + lane],
+// in place, each group of 8 lanes a separate chain; `hist` holds as many
+// floats as buf (h = B + taps * A per step, for the truncation).
 // Backward runs the same recursion from the last step to the first (the
 // correlation is the time-reversed convolution). B's update is written
 // r B + (r A) so that each of A and B carries a single FMA from step to step.
@@ -257,11 +258,6 @@ void AlphaLanesGrouped(const AlphaRecursion& a, int64_t steps, bool backward, fl
       Store(b, Mul(c, y));
     }
   }
-}
-
-void AlphaLanes(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
-                float* hist) {
-  AlphaLanesGrouped<1>(a, steps, backward, buf, hist);
 }
 
 }  // namespace
@@ -317,7 +313,7 @@ void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backwar
     for (int64_t i = 0; i < 8; ++i) {
       for (int64_t u = t; u < steps; ++u) buf[u * 8 + i] = i < lanes ? xr[i * steps + u] : 0.0f;
     }
-    AlphaLanes(*alpha_, steps, backward, buf, hist);
+    AlphaLanes8(*alpha_, steps, backward, buf, hist);
     t = 0;
     if (kTiles && lanes == 8) {
       for (; t + 8 <= steps; t += 8) TransposeOut(buf + t * 8, outr + t, steps);

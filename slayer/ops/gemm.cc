@@ -31,9 +31,7 @@ bool Detect() {
 #ifdef SLAYER_GEMM_AVX512
   const char* choice = std::getenv("SLAYER_GEMM");
   if (choice != nullptr && std::strcmp(choice, "eigen") == 0) return false;
-  __builtin_cpu_init();
-  // libgcc's check includes the OS's support for the AVX-512 state (XCR0).
-  return __builtin_cpu_supports("avx512f");
+  return CpuHasAvx512F();
 #else
   return false;
 #endif
@@ -222,11 +220,12 @@ void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
   thread_local PackBuffer a_buffer(kDepth * kRows), b_buffer(kDepth * kWidth);
   float* ap = a_buffer.Get();
   float* bp = b_buffer.Get();
+  // Blocks of the sum of about equal depth (k = 300: 150 + 150, not 256 + 44).
+  const int64_t blocks = (k + kDepth - 1) / kDepth;
+  const int64_t step = (k + blocks - 1) / blocks;
   for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
     const int64_t width = std::min(kWidth, n - j0);
     const int64_t panels = (width + kCols - 1) / kCols;
-    // Blocks of about equal depth (k = 300: 150 + 150, not 256 + 44).
-    const int64_t step = (k + (k + kDepth - 1) / kDepth - 1) / ((k + kDepth - 1) / kDepth);
     for (int64_t p0 = 0; p0 < k; p0 += step) {
       const int64_t depth = std::min(step, k - p0);
       const bool add = accumulate || p0 > 0;
