@@ -191,34 +191,15 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
 }
 
 // The spikes of a panel of potentials held time-major, u[t * 32 + k] for
-// k < width, as SpikeForward finds them row by row: at each step (in time
-// order) the lanes at or above theta spike, s[k * s_stride + t] = amplitude,
-// and their refractory response nu is added to u[t, t + taps) of that lane.
-// Element by element the same comparisons and additions in the same order.
+// k < width (s row k at s + k * steps), as SpikeForward finds them row by row:
+// the panel's groups of 8 lanes go through SpikeLanes in turn (lanes are
+// independent). `spiked` holds steps entries.
 void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> nu, float theta,
-                float amplitude, float* s, int64_t s_stride) {
-  using internal::kPanel;
-  for (int64_t k = 0; k < width; ++k) std::fill(s + k * s_stride, s + k * s_stride + steps, 0.0f);
-  const int64_t taps = static_cast<int64_t>(nu.size());
-  const uint32_t lanes = width >= 32 ? 0xffffffffu : ((uint32_t{1} << width) - 1);
-  for (int64_t t = 0; t < steps; ++t) {
-    float* ut = u + t * kPanel;
-    uint32_t mask = 0;
-#if defined(__AVX2__)
-    const __m256 threshold = _mm256_set1_ps(theta);
-    for (int q = 0; q < 4; ++q) {
-      const __m256 crossed = _mm256_cmp_ps(_mm256_loadu_ps(ut + 8 * q), threshold, _CMP_GE_OQ);
-      mask |= static_cast<uint32_t>(_mm256_movemask_ps(crossed)) << (8 * q);
-    }
-#else
-    for (int k = 0; k < kPanel; ++k) mask |= static_cast<uint32_t>(ut[k] >= theta) << k;
-#endif
-    for (mask &= lanes; mask != 0; mask &= mask - 1) {
-      const int k = __builtin_ctz(mask);
-      s[k * s_stride + t] = amplitude;
-      const int64_t n = std::min(taps, steps - t);
-      for (int64_t j = 0; j < n; ++j) ut[j * kPanel + k] += nu[j];
-    }
+                float amplitude, float* s, uint16_t* spiked) {
+  for (int64_t g = 0; g < width; g += 8) {
+    const int64_t lanes = std::min<int64_t>(8, width - g);
+    internal::SpikeLanes(u + g, steps, internal::kPanel, nu, theta, (1u << lanes) - 1, spiked);
+    internal::WriteSpikes(spiked, steps, lanes, amplitude, s + g * steps);
   }
 }
 
@@ -236,7 +217,9 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
     internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
     const int64_t offset = (n * g.outputs + o0) * g.steps;
     if (ss != nullptr) {
-      SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude, ss + offset, g.steps);
+      // The recursion is done with hist: it holds the spike masks now.
+      SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude, ss + offset,
+                 reinterpret_cast<uint16_t*>(hist));
       if (s_events != nullptr) {
         internal::EventRows& rows = s_events->samples[n];
         if (o0 == 0) rows.Clear();

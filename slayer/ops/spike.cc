@@ -101,50 +101,6 @@ void Surrogate(const SurrogateParams& params, const float* g, const float* u, in
   o = gm * (height * (-(v - theta).abs() * inv_width).exp());
 }
 
-// The spikes of 8 rows held time-major, u[t * 8 + lane], for the lanes set in
-// `lanes` (16 rows: SpikeLanes16 below), as SpikeForward finds them row by
-// row: at each step (in time order) the lanes at or above theta spike
-// (spiked[t]: their bits) and get their refractory response nu added to
-// u[t, t + taps); the other lanes keep their bits (a blend, not an addition
-// of zero).
-void SpikeLanes(float* u, int64_t steps, absl::Span<const float> nu, float theta,
-                unsigned lanes, uint16_t* spiked) {
-  const int64_t taps = static_cast<int64_t>(nu.size());
-#if defined(__AVX2__)
-  const __m256 threshold = _mm256_set1_ps(theta);
-  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
-  for (int64_t t = 0; t < steps; ++t) {
-    float* ut = u + t * 8;
-    const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
-                              _mm256_cmp_ps(_mm256_loadu_ps(ut), threshold, _CMP_GE_OQ))) &
-                          lanes;
-    spiked[t] = static_cast<uint16_t>(mask);
-    if (mask == 0) continue;
-    const __m256 select = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
-        _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bits), bits));
-    const int64_t n = std::min(taps, steps - t);
-    for (int64_t j = 0; j < n; ++j) {
-      const __m256 v = _mm256_loadu_ps(ut + j * 8);
-      _mm256_storeu_ps(ut + j * 8,
-                       _mm256_blendv_ps(v, _mm256_add_ps(v, _mm256_set1_ps(nu[j])), select));
-    }
-  }
-#else
-  for (int64_t t = 0; t < steps; ++t) {
-    float* ut = u + t * 8;
-    unsigned mask = 0;
-    for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(ut[k] >= theta) << k;
-    mask &= lanes;
-    spiked[t] = static_cast<uint16_t>(mask);
-    const int64_t n = std::min(taps, steps - t);
-    for (int k = 0; k < 8; ++k) {
-      if ((mask >> k & 1u) == 0) continue;
-      for (int64_t j = 0; j < n; ++j) ut[j * 8 + k] += nu[j];
-    }
-  }
-#endif
-}
-
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
 #define SLAYER_SPIKE_AVX512 1
 // SpikeLanes over 16 rows, u[t * 16 + lane], with AVX-512's masked adds: the
@@ -200,7 +156,7 @@ void PspSpikeBlock(const internal::AlphaRecursion& alpha, const float* zr, int64
 #endif
   } else {
     internal::AlphaLanes8(alpha, steps, /*backward=*/false, buf, hist);
-    SpikeLanes(buf, steps, nu, theta, mask, spiked);
+    internal::SpikeLanes(buf, steps, 8, nu, theta, mask, spiked);
   }
   for (int64_t g = 0; g < kLanes; g += 8) {
     int64_t t = 0;
@@ -213,10 +169,7 @@ void PspSpikeBlock(const internal::AlphaRecursion& alpha, const float* zr, int64
       for (int64_t tt = t; tt < steps; ++tt) ur[k * steps + tt] = buf[tt * kLanes + k];
     }
   }
-  std::fill(sr, sr + lanes * steps, 0.0f);
-  for (int64_t t = 0; t < steps; ++t) {
-    for (unsigned m = spiked[t]; m != 0; m &= m - 1) sr[__builtin_ctz(m) * steps + t] = amplitude;
-  }
+  internal::WriteSpikes(spiked, steps, lanes, amplitude, sr);
 }
 
 // Whether PspSpikeForward takes blocks of 16 rows (AVX-512).
@@ -229,6 +182,56 @@ bool PspSpike16Lanes() {
 }
 
 }  // namespace
+
+namespace internal {
+
+void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
+                float theta, unsigned lanes, uint16_t* spiked) {
+  const int64_t taps = static_cast<int64_t>(nu.size());
+#if defined(__AVX2__)
+  const __m256 threshold = _mm256_set1_ps(theta);
+  const __m256i bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * stride;
+    const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
+                              _mm256_cmp_ps(_mm256_loadu_ps(ut), threshold, _CMP_GE_OQ))) &
+                          lanes;
+    spiked[t] = static_cast<uint16_t>(mask);
+    if (mask == 0) continue;
+    const __m256 select = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+        _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bits), bits));
+    const int64_t n = std::min(taps, steps - t);
+    for (int64_t j = 0; j < n; ++j) {
+      const __m256 v = _mm256_loadu_ps(ut + j * stride);
+      _mm256_storeu_ps(ut + j * stride,
+                       _mm256_blendv_ps(v, _mm256_add_ps(v, _mm256_set1_ps(nu[j])), select));
+    }
+  }
+#else
+  for (int64_t t = 0; t < steps; ++t) {
+    float* ut = u + t * stride;
+    unsigned mask = 0;
+    for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(ut[k] >= theta) << k;
+    mask &= lanes;
+    spiked[t] = static_cast<uint16_t>(mask);
+    const int64_t n = std::min(taps, steps - t);
+    for (int k = 0; k < 8; ++k) {
+      if ((mask >> k & 1u) == 0) continue;
+      for (int64_t j = 0; j < n; ++j) ut[j * stride + k] += nu[j];
+    }
+  }
+#endif
+}
+
+void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
+                 float* s) {
+  std::fill(s, s + lanes * steps, 0.0f);
+  for (int64_t t = 0; t < steps; ++t) {
+    for (unsigned m = spiked[t]; m != 0; m &= m - 1) s[__builtin_ctz(m) * steps + t] = amplitude;
+  }
+}
+
+}  // namespace internal
 
 OpDispatch<SpikeForwardFn>& SpikeForwardDispatch() {
   static auto* dispatch = new OpDispatch<SpikeForwardFn>("spike_forward", &cpu::SpikeForward);

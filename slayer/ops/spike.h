@@ -13,6 +13,8 @@
 #ifndef SLAYER_OPS_SPIKE_H_
 #define SLAYER_OPS_SPIKE_H_
 
+#include <cstdint>
+
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "slayer/core/tensor.h"
@@ -65,6 +67,20 @@ absl::Status PspSpikeForward(const Tensor& z, absl::Span<const float> kernel,
                              absl::Span<const float> nu, float theta, float ts, Tensor* u,
                              Tensor* s);
 }  // namespace cpu
+
+namespace internal {
+// The spike scan of 8 rows held time-major, u[t * stride + lane], for the
+// lanes set in `lanes`, as SpikeForward finds them row by row: at each step
+// (in time order) the lanes at or above theta spike (spiked[t]: their bits)
+// and get their refractory response nu added to u[t, t + taps); the other
+// lanes keep their bits (a blend, not an addition of zero). Host only.
+void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
+                float theta, unsigned lanes, uint16_t* spiked);
+// Rows k < lanes of s (row k at s + k * steps): amplitude where bit k of
+// spiked[t] is set, zero elsewhere.
+void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
+                 float* s);
+}  // namespace internal
 
 }  // namespace ops
 }  // namespace slayer
