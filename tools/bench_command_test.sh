@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `slayer bench` on a tiny network: the parseable lines appear with positive
 # numbers, the breakdown runs, and bad flags are usage errors (exit 2) that
-# name the flag. --device cuda either runs (a GPU host) or says why not.
+# name the flag; a misspelt SLAYER_GEMM is named. --device cuda either runs
+# (a GPU host) or says why not.
 set -u
 SLAYER="${TEST_SRCDIR}/${TEST_WORKSPACE}/tools/slayer"
 fail() { echo "FAIL: $*"; exit 1; }
@@ -23,6 +24,12 @@ echo "$out" | grep -q "GEMM path" || fail "--gemm printed no GEMM-path timings: 
 again=$("$SLAYER" bench "${tiny[@]}" 2>&1) || fail "second run failed: $again"
 [ "$(echo "$out" | grep -o 'last loss [^,]*')" = "$(echo "$again" | grep -o 'last loss [^,]*')" ] ||
   fail "the same seed gave different losses"
+# SLAYER_GEMM names one choice, "eigen"; anything else is said to be ignored.
+out=$(SLAYER_GEMM=eigen "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eigen: $out"
+echo "$out" | grep -q "SLAYER_GEMM" && fail "SLAYER_GEMM=eigen should pass silently: $out"
+out=$(SLAYER_GEMM=eign "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eign: $out"
+echo "$out" | grep -q 'SLAYER_GEMM=eign is not a choice' ||
+  fail "a misspelt SLAYER_GEMM should be named: $out"
 # A conv/pool network runs too.
 out=$("$SLAYER" bench --arch 8x8x2-4c3-2a-3o --steps 10 --batch 2 --iters 1 --warmup 0 2>&1) ||
   fail "conv bench failed: $out"

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -31,6 +32,12 @@ bool Detect() {
 #ifdef SLAYER_GEMM_AVX512
   const char* choice = std::getenv("SLAYER_GEMM");
   if (choice != nullptr && std::strcmp(choice, "eigen") == 0) return false;
+  if (choice != nullptr && choice[0] != '\0') {
+    std::fprintf(stderr,
+                 "slayer: SLAYER_GEMM=%s is not a choice (\"eigen\" switches the AVX-512 GEMM "
+                 "off); ignored\n",
+                 choice);
+  }
   return CpuHasAvx512F();
 #else
   return false;
