@@ -171,9 +171,7 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
       for (int64_t p = p0; p < p1; ++p) {
         std::fill(acc, acc + g.steps * kPanel, 0.0f);
         const float* panel = packed + p * g.inputs * kPanel;
-        for (int64_t i = 0; i < g.inputs; ++i) {
-          internal::ScatterPanel(events.begin(i), events.end(i), panel + i * kPanel, acc, 0);
-        }
+        internal::ScatterRows(events, 0, g.inputs, panel, acc);
         const int64_t o0 = p * kPanel;
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
@@ -231,9 +229,9 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
 }
 
 // grad_W = sum_n grad_Y[n] X[n]^T for sparse X: every nonzero x[n, i, t]
-// adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own blocks of inputs
-// and sum the samples in order (no reduction across threads); per panel of
-// 32 outputs the accumulator of one input stays in registers.
+// adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own disjoint parts
+// of grad_W and sum the samples in order (no reduction across threads); per
+// panel of 32 outputs the accumulator of one input stays in registers.
 void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, const float* gys,
                           float* gws) {
   using internal::kPanel;
@@ -245,32 +243,28 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
     internal::PackPanels(gys + n * g.outputs * g.steps, g.outputs, g.steps, g.steps,
                          packed + n * panels * panel_size);
   }
-  const int64_t blocks = NumBlocks(g.inputs, 4 * Threads(), 16);
+  // Tasks own (panel, block of inputs): per sample, the task reads its panel
+  // of grad_Y[n]^T once (in cache while all its inputs' events gather from
+  // it) into an accumulator that stays in L2. Blocks split the inputs only
+  // when panels are too few for the threads.
+  const int64_t blocks = NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
   const int64_t per_block = (g.inputs + blocks - 1) / blocks;
-  internal::ParallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t i0 = b * per_block;
+  internal::ParallelFor(panels * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t p = task / blocks;
+      const int64_t i0 = (task % blocks) * per_block;
       const int64_t rows = std::min(per_block, g.inputs - i0);
       if (rows <= 0) continue;
-      // acc[p][r][k] = grad_W[p*32 + k][i0 + r]
-      float* acc = internal::Scratch(internal::kScratchA, panels * rows * kPanel);
-      std::fill(acc, acc + panels * rows * kPanel, 0.0f);
+      // acc[r][k] = grad_W[p*32 + k][i0 + r]
+      float* acc = internal::Scratch(internal::kScratchA, rows * kPanel);
+      std::fill(acc, acc + rows * kPanel, 0.0f);
       for (int64_t n = 0; n < g.batch; ++n) {
-        const internal::EventRows& events = e.samples[n];
-        for (int64_t p = 0; p < panels; ++p) {
-          const float* panel = packed + (n * panels + p) * panel_size;
-          for (int64_t r = 0; r < rows; ++r) {
-            internal::GatherPanel(events.begin(i0 + r), events.end(i0 + r), panel, 0,
-                                  acc + (p * rows + r) * kPanel);
-          }
-        }
+        internal::GatherRows(e.samples[n], i0, i0 + rows, packed + (n * panels + p) * panel_size,
+                             acc);
       }
-      for (int64_t p = 0; p < panels; ++p) {
-        const int64_t o0 = p * kPanel;
-        const int64_t width = std::min(kPanel, g.outputs - o0);
-        internal::StorePanelTransposed(acc + p * rows * kPanel, rows, width,
-                                       gws + o0 * g.inputs + i0, g.inputs);
-      }
+      const int64_t o0 = p * kPanel;
+      internal::StorePanelTransposed(acc, rows, std::min(kPanel, g.outputs - o0),
+                                     gws + o0 * g.inputs + i0, g.inputs);
     }
   });
 }

@@ -115,6 +115,80 @@ void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* 
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
+#define SLAYER_EVENTS_AVX512 1
+// ScatterRows with each panel row in two AVX-512 registers.
+__attribute__((target("avx512f"))) void ScatterRows16(const EventRows& events, int64_t r0,
+                                                       int64_t r1, const float* w, float* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const Event* first = events.begin(r);
+    const Event* last = events.end(r);
+    if (first == last) continue;
+    const __m512 w0 = _mm512_loadu_ps(w + r * kPanel), w1 = _mm512_loadu_ps(w + r * kPanel + 16);
+    for (const Event* e = first; e != last; ++e) {
+      const __m512 v = _mm512_set1_ps(e->value);
+      float* a = acc + static_cast<int64_t>(e->index) * kPanel;
+      _mm512_storeu_ps(a, _mm512_fmadd_ps(v, w0, _mm512_loadu_ps(a)));
+      _mm512_storeu_ps(a + 16, _mm512_fmadd_ps(v, w1, _mm512_loadu_ps(a + 16)));
+    }
+  }
+}
+
+// GatherRows with the accumulator of a row in two AVX-512 registers.
+__attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, int64_t r0,
+                                                      int64_t r1, const float* g, float* acc) {
+  for (int64_t r = r0; r < r1; ++r) {
+    const Event* first = events.begin(r);
+    const Event* last = events.end(r);
+    if (first == last) continue;
+    float* out = acc + (r - r0) * kPanel;
+    __m512 a0 = _mm512_loadu_ps(out), a1 = _mm512_loadu_ps(out + 16);
+    for (const Event* e = first; e != last; ++e) {
+      const __m512 v = _mm512_set1_ps(e->value);
+      const float* row = g + static_cast<int64_t>(e->index) * kPanel;
+      a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row), a0);
+      a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row + 16), a1);
+    }
+    _mm512_storeu_ps(out, a0);
+    _mm512_storeu_ps(out + 16, a1);
+  }
+}
+#endif
+
+namespace {
+bool UseWideEvents() {
+#ifdef SLAYER_EVENTS_AVX512
+  return CpuHasAvx512F() && WideKernelsEnabled();
+#else
+  return false;
+#endif
+}
+}  // namespace
+
+void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w, float* acc) {
+#ifdef SLAYER_EVENTS_AVX512
+  if (UseWideEvents()) {
+    ScatterRows16(events, r0, r1, w, acc);
+    return;
+  }
+#endif
+  for (int64_t r = r0; r < r1; ++r) {
+    ScatterPanel(events.begin(r), events.end(r), w + r * kPanel, acc, 0);
+  }
+}
+
+void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, float* acc) {
+#ifdef SLAYER_EVENTS_AVX512
+  if (UseWideEvents()) {
+    GatherRows16(events, r0, r1, g, acc);
+    return;
+  }
+#endif
+  for (int64_t r = r0; r < r1; ++r) {
+    GatherPanel(events.begin(r), events.end(r), g, 0, acc + (r - r0) * kPanel);
+  }
+}
+
 }  // namespace internal
 }  // namespace ops
 }  // namespace slayer

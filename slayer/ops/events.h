@@ -131,6 +131,18 @@ inline void GatherPanel(const Event* first, const Event* last, const float* g, i
 #endif
 }
 
+// ScatterPanel for the rows [r0, r1) of `events`, row r with the weights
+// w + r * 32 (a packed panel): acc[e.index * 32 + k] += e.value * w[r * 32 + k].
+// AVX-512 where the CPU has it (and WideKernelsEnabled()); the same sums, in
+// the same order, as ScatterPanel row by row.
+void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w, float* acc);
+
+// GatherPanel for the rows [r0, r1) of `events` into acc + (r - r0) * 32:
+// acc[(r - r0) * 32 + k] += sum over row r's events of
+// e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows; the same sums, in
+// the same order, as GatherPanel row by row.
+void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, float* acc);
+
 }  // namespace internal
 }  // namespace ops
 }  // namespace slayer

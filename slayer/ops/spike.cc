@@ -8,7 +8,6 @@
 #include <immintrin.h>
 #endif
 
-#include "Eigen/Core"
 #include "absl/strings/str_cat.h"
 #include "slayer/core/check.h"
 #include "slayer/core/status.h"
@@ -86,19 +85,116 @@ inline void AddRefractory(const float* nu, int64_t n, float* u) {
 #endif
 }
 
+// exp(x) on vector lanes, Cephes' single-precision method (as Eigen's):
+// x = n ln2 + r, |r| <= ln2 / 2, exp(r) by a degree-7 polynomial, times 2^n.
+// x is clamped to [-87.3, 88.3] first, where 2^n stays a normal float (below
+// the range the result is at most 1.2e-38 instead of 0); NaN stays NaN.
+// About 1 ulp from std::exp.
+namespace expf_poly {
+constexpr float kLo = -87.3f, kHi = 88.3f, kLog2e = 1.44269504088896341f;
+constexpr float kC1 = 0.693359375f, kC2 = -2.12194440e-4f;
+constexpr float kP0 = 1.9875691500e-4f, kP1 = 1.3981999507e-3f, kP2 = 8.3334519073e-3f,
+                kP3 = 4.1665795894e-2f, kP4 = 1.6666665459e-1f, kP5 = 5.0000001201e-1f;
+}  // namespace expf_poly
+
+#if defined(__AVX2__) && defined(__FMA__)
+inline __m256 Exp8(__m256 x) {
+  using namespace expf_poly;
+  // max/min return their second operand when either is NaN: x stays NaN.
+  x = _mm256_min_ps(_mm256_set1_ps(kHi), _mm256_max_ps(_mm256_set1_ps(kLo), x));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kC1), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(kC2), r);
+  __m256 p = _mm256_set1_ps(kP0);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP1));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP2));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP3));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP4));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kP5));
+  p = _mm256_fmadd_ps(_mm256_mul_ps(p, r), r, _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(
+      _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+#endif
+
 // out[i] = g[i] * rho(u[i]) for i < n: the surrogate derivative of SPEC §4,
 // rho(u) = scale_rho / (tau_rho theta) * exp(-|u - theta| / (tau_rho theta)).
 // out may alias g.
-void Surrogate(const SurrogateParams& params, const float* g, const float* u, int64_t n,
-               float* out) {
+void SurrogateGeneric(const SurrogateParams& params, const float* g, const float* u, int64_t n,
+                      float* out) {
   const float width = params.tau_rho * params.theta;
   const float height = params.scale_rho / width;
   const float inv_width = 1.0f / width;
   const float theta = params.theta;
-  Eigen::Map<const Eigen::ArrayXf> gm(g, n);
-  Eigen::Map<const Eigen::ArrayXf> v(u, n);
-  Eigen::Map<Eigen::ArrayXf> o(out, n);
-  o = gm * (height * (-(v - theta).abs() * inv_width).exp());
+  int64_t i = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  const __m256 vtheta = _mm256_set1_ps(theta), vheight = _mm256_set1_ps(height),
+               vneg = _mm256_set1_ps(-inv_width),
+               abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+  for (; i + 8 <= n; i += 8) {
+    const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_loadu_ps(u + i), vtheta), abs_mask);
+    const __m256 rho = _mm256_mul_ps(vheight, Exp8(_mm256_mul_ps(d, vneg)));
+    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), rho));
+  }
+#endif
+  for (; i < n; ++i) out[i] = g[i] * (height * std::exp(-std::abs(u[i] - theta) * inv_width));
+}
+
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
+// Exp8 on 16 lanes.
+__attribute__((target("avx512f"))) inline __m512 Exp16(__m512 x) {
+  using namespace expf_poly;
+  x = _mm512_maskz_min_ps(0xffff, _mm512_set1_ps(kHi),
+                          _mm512_maskz_max_ps(0xffff, _mm512_set1_ps(kLo), x));
+  // (The maskz forms: GCC 12 warns on the plain ones' undefined source.)
+  const __m512 n = _mm512_maskz_roundscale_ps(0xffff, _mm512_mul_ps(x, _mm512_set1_ps(kLog2e)),
+                                              _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kC1), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(kC2), r);
+  __m512 p = _mm512_set1_ps(kP0);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP1));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP2));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP3));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
+  p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+  const __m512i e = _mm512_maskz_slli_epi32(
+      0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+// SurrogateGeneric on 16 lanes; the tail (< 16) with a masked load/store.
+__attribute__((target("avx512f"))) void Surrogate16(const SurrogateParams& params,
+                                                     const float* g, const float* u, int64_t n,
+                                                     float* out) {
+  const float width = params.tau_rho * params.theta;
+  const __m512 vtheta = _mm512_set1_ps(params.theta),
+               vheight = _mm512_set1_ps(params.scale_rho / width),
+               vneg = _mm512_set1_ps(-1.0f / width);
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+  for (int64_t i = 0; i < n; i += 16) {
+    const __mmask16 m =
+        n - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (n - i)) - 1);
+    const __m512 d = _mm512_castsi512_ps(_mm512_and_epi32(
+        _mm512_castps_si512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, u + i), vtheta)), abs_mask));
+    const __m512 rho = _mm512_mul_ps(vheight, Exp16(_mm512_mul_ps(d, vneg)));
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, g + i), rho));
+  }
+}
+#define SLAYER_SURROGATE_AVX512 1
+#endif
+
+void Surrogate(const SurrogateParams& params, const float* g, const float* u, int64_t n,
+               float* out) {
+#ifdef SLAYER_SURROGATE_AVX512
+  if (internal::CpuHasAvx512F() && internal::WideKernelsEnabled()) {
+    Surrogate16(params, g, u, n, out);
+    return;
+  }
+#endif
+  SurrogateGeneric(params, g, u, n, out);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)

@@ -173,22 +173,39 @@ TEST(SpikeBackwardTest, EqualsSurrogateFormula) {
   p.theta = 10.0f;
   p.tau_rho = 0.5f;
   p.scale_rho = 2.0f;
+  // 300 values (neither 8 nor 16 divides it: vector tails) near theta, then
+  // far from it, where exp underflows: |u - theta| / (tau_rho theta) up to
+  // 200.
   Tensor u = testing::RandomUniform({2, 3, 1, 1, 50}, 1, -5.0f, 25.0f);
+  Tensor far = testing::RandomUniform({2, 3, 1, 1, 50}, 3, -990.0f, 1010.0f);
   Tensor gs = testing::RandomUniform(u.shape(), 2);
-  Tensor gu;
-  SLAYER_ASSERT_OK(SpikeBackward(gs, u, p, &gu));
-  ASSERT_EQ(gu.shape(), u.shape());
-  for (int64_t i = 0; i < u.numel(); ++i) {
-    const double width = static_cast<double>(p.tau_rho) * p.theta;
-    const double rho = p.scale_rho / width * std::exp(-std::abs(u.data()[i] - p.theta) / width);
-    const double want = gs.data()[i] * rho;
-    ASSERT_NEAR(gu.data()[i], want, 1e-6 * std::abs(want) + 1e-12) << i;
+  for (const Tensor* input : {&u, &far}) {
+    for (bool wide : {false, true}) {
+      internal::SetWideKernelsEnabled(wide);
+      Tensor gu;
+      SLAYER_ASSERT_OK(SpikeBackward(gs, *input, p, &gu));
+      ASSERT_EQ(gu.shape(), u.shape());
+      for (int64_t i = 0; i < u.numel(); ++i) {
+        const double width = static_cast<double>(p.tau_rho) * p.theta;
+        const double x = -std::abs(input->data()[i] - p.theta) / width;
+        const double want = gs.data()[i] * p.scale_rho / width * std::exp(x);
+        // The float argument x is off by up to ~|x| 2^-24: exp by as much,
+        // relatively.
+        ASSERT_NEAR(gu.data()[i], want, (1e-6 + 1.2e-7 * std::abs(x)) * std::abs(want) + 1e-30)
+            << "wide " << wide << " u " << input->data()[i] << " at " << i;
+      }
+      // At u == theta the surrogate peaks at scale_rho / (tau_rho * theta);
+      // NaN stays NaN.
+      Tensor at_theta = Tensor::Full({1, 1}, 10.0f);
+      Tensor one = Tensor::Full({1, 1}, 1.0f);
+      SLAYER_ASSERT_OK(SpikeBackward(one, at_theta, p, &gu));
+      EXPECT_FLOAT_EQ(gu.data()[0], 2.0f / 5.0f);
+      Tensor nan = Tensor::Full({2, 17}, std::nanf(""));
+      SLAYER_ASSERT_OK(SpikeBackward(Tensor::Full({2, 17}, 1.0f), nan, p, &gu));
+      for (int64_t i = 0; i < gu.numel(); ++i) EXPECT_TRUE(std::isnan(gu.data()[i])) << i;
+    }
   }
-  // At u == theta the surrogate peaks at scale_rho / (tau_rho * theta).
-  Tensor at_theta = Tensor::Full({1, 1}, 10.0f);
-  Tensor one = Tensor::Full({1, 1}, 1.0f);
-  SLAYER_ASSERT_OK(SpikeBackward(one, at_theta, p, &gu));
-  EXPECT_FLOAT_EQ(gu.data()[0], 2.0f / 5.0f);
+  internal::SetWideKernelsEnabled(true);
 }
 
 TEST(SpikeBackwardTest, MayWriteIntoGradS) {

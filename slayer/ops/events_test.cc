@@ -1,0 +1,118 @@
+#include "slayer/ops/events.h"
+
+#include <cmath>
+#include <cstdint>
+#include <iostream>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "slayer/ops/cpu_util.h"
+
+namespace slayer {
+namespace ops {
+namespace internal {
+namespace {
+
+// Rows of `length` values, a fraction `density` nonzero, some rows empty.
+std::vector<float> SparseRows(int64_t rows, int64_t length, double density, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  std::vector<float> x(rows * length, 0.0f);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (r % 5 == 3) continue;  // an empty row
+    for (int64_t t = 0; t < length; ++t) {
+      if (unit(rng) < density) x[r * length + t] = unit(rng) * 4.0f - 2.0f;
+    }
+  }
+  return x;
+}
+
+std::vector<float> Uniform(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& f : v) f = dist(rng);
+  return v;
+}
+
+class EventRowsTest : public ::testing::Test {
+ protected:
+  void TearDown() override { SetWideKernelsEnabled(true); }
+};
+
+TEST_F(EventRowsTest, RecordsNonzerosInOrder) {
+  const std::vector<float> x = SparseRows(7, 45, 0.2, 1);
+  EventRows rows;
+  for (int64_t r = 0; r < 7; ++r) rows.AddRow(x.data() + r * 45, 45);
+  ASSERT_EQ(rows.rows(), 7);
+  int64_t total = 0;
+  for (int64_t r = 0; r < 7; ++r) {
+    std::vector<Event> want;
+    for (int64_t t = 0; t < 45; ++t) {
+      if (x[r * 45 + t] != 0.0f) want.push_back({static_cast<int32_t>(t), x[r * 45 + t]});
+    }
+    ASSERT_EQ(rows.end(r) - rows.begin(r), static_cast<int64_t>(want.size())) << r;
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_EQ(rows.begin(r)[k].index, want[k].index);
+      EXPECT_EQ(rows.begin(r)[k].value, want[k].value);
+    }
+    total += static_cast<int64_t>(want.size());
+  }
+  EXPECT_EQ(rows.size(), total);
+}
+
+// ScatterRows and GatherRows, both widths, against a double-precision sum and
+// bit for bit against ScatterPanel / GatherPanel row by row (the same sums in
+// the same order).
+TEST_F(EventRowsTest, RowKernelsEqualThePanelKernels) {
+  if (!CpuHasAvx512F()) std::cout << "note: no AVX-512 on this CPU: one width checked\n";
+  const int64_t inputs = 37, steps = 61;
+  const std::vector<float> x = SparseRows(inputs, steps, 0.1, 2);
+  EventRows events;
+  for (int64_t r = 0; r < inputs; ++r) events.AddRow(x.data() + r * steps, steps);
+  const std::vector<float> w = Uniform(inputs * kPanel, 3);  // a packed panel
+  const std::vector<float> g = Uniform(steps * kPanel, 4);   // T x 32
+  const int64_t r0 = 3, r1 = 31;
+  for (bool wide : {false, true}) {
+    SetWideKernelsEnabled(wide);
+    // Scatter: acc[t][k] = sum over r in [r0, r1), x[r, t] != 0 of x[r, t] w[r][k].
+    std::vector<float> acc(steps * kPanel, 0.5f), ref = acc;
+    ScatterRows(events, r0, r1, w.data(), acc.data());
+    for (int64_t r = r0; r < r1; ++r) {
+      ScatterPanel(events.begin(r), events.end(r), w.data() + r * kPanel, ref.data(), 0);
+    }
+    for (int64_t t = 0; t < steps; ++t) {
+      for (int64_t k = 0; k < kPanel; ++k) {
+        double want = 0.5;
+        for (int64_t r = r0; r < r1; ++r) {
+          want += static_cast<double>(x[r * steps + t]) * w[r * kPanel + k];
+        }
+        ASSERT_EQ(acc[t * kPanel + k], ref[t * kPanel + k]) << "wide " << wide;
+        ASSERT_NEAR(acc[t * kPanel + k], want, 1e-5) << "wide " << wide << " t " << t;
+      }
+    }
+    // Gather: out[r - r0][k] = sum over t of x[r, t] g[t][k].
+    std::vector<float> out((r1 - r0) * kPanel, -0.25f), out_ref = out;
+    GatherRows(events, r0, r1, g.data(), out.data());
+    for (int64_t r = r0; r < r1; ++r) {
+      GatherPanel(events.begin(r), events.end(r), g.data(), 0,
+                  out_ref.data() + (r - r0) * kPanel);
+    }
+    for (int64_t r = r0; r < r1; ++r) {
+      for (int64_t k = 0; k < kPanel; ++k) {
+        double want = -0.25;
+        for (int64_t t = 0; t < steps; ++t) {
+          want += static_cast<double>(x[r * steps + t]) * g[t * kPanel + k];
+        }
+        ASSERT_EQ(out[(r - r0) * kPanel + k], out_ref[(r - r0) * kPanel + k]) << "wide " << wide;
+        ASSERT_NEAR(out[(r - r0) * kPanel + k], want, 1e-5) << "wide " << wide << " r " << r;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace internal
+}  // namespace ops
+}  // namespace slayer
