@@ -61,6 +61,7 @@ struct BenchOptions {
   Device device = Device::kCpu;
   bool breakdown = true;
   bool gemm = false;
+  bool input_events = true;
 };
 
 double Now() {
@@ -138,6 +139,15 @@ class Bench {
     b->input_ = Tensor::Zeros({o.batch, in[0], in[1], in[2], o.steps});
     Rng spikes(static_cast<uint64_t>(o.seed), /*stream=*/1);
     for (float& v : b->input_.span()) v = spikes.UniformDouble() < o.density ? 1.0f : 0.0f;
+    if (o.input_events && b->net_->TakesInputEvents()) {
+      // As the trainer does while loading each sample: its nonzeros go to the
+      // first dense layer with the batch.
+      const int64_t steps = o.steps, rows = in[0] * in[1] * in[2];
+      b->events_.resize(o.batch);
+      for (int64_t n = 0; n < o.batch; ++n) {
+        ops::RecordSampleEvents(b->input_.data() + n * rows * steps, rows, steps, &b->events_[n]);
+      }
+    }
     b->classes_ = NumElements(b->spec_.output_shape());
     Rng labels(static_cast<uint64_t>(o.seed), /*stream=*/2);
     for (int64_t n = 0; n < o.batch; ++n) {
@@ -155,13 +165,14 @@ class Bench {
   const config::NetworkSpec& spec() const { return spec_; }
   layers::Network& net() { return *net_; }
   const Tensor& input() const { return input_; }
+  bool input_events() const { return !events_.empty(); }
   int64_t classes() const { return classes_; }
   const ops::CountTarget& region() const { return region_; }
   const std::vector<int>& labels() const { return labels_; }
 
   // Eval-mode forward; waits for the device.
   absl::Status Forward() {
-    SLAYER_RETURN_IF_ERROR(net_->Forward(input_, /*training=*/false));
+    SLAYER_RETURN_IF_ERROR(net_->Forward(input_, /*training=*/false, 0, events_));
     if (net_->device() != Device::kCpu) return net_->output().To(Device::kCpu).status();
     return absl::OkStatus();
   }
@@ -173,7 +184,7 @@ class Bench {
 
   absl::Status TrainStep(uint64_t step, Phases* phases) {
     const double t0 = Now();
-    SLAYER_RETURN_IF_ERROR(net_->Forward(input_, /*training=*/true, step));
+    SLAYER_RETURN_IF_ERROR(net_->Forward(input_, /*training=*/true, step, events_));
     const double t1 = Now();
     float loss = 0;
     SLAYER_RETURN_IF_ERROR(ops::NumSpikesLoss(net_->output(), labels_, region_,
@@ -218,12 +229,17 @@ class Bench {
     Tensor scaled = Tensor::Empty(input_.shape());
     const float inv_ts = 1.0f / net_->ts();
     for (int64_t i = 0; i < input_.numel(); ++i) scaled.data()[i] = input_.data()[i] * inv_ts;
+    std::vector<ops::SampleEvents> scaled_events = events_;
+    for (ops::SampleEvents& e : scaled_events) e.ScaleValues(inv_ts);
     std::vector<Tensor> grads(count);
     Tensor grad_out;
     for (int64_t it = 0; it < iters; ++it) {
       const Tensor* x = &scaled;
       for (size_t l = 0; l < count; ++l) {
         const double t = Now();
+        if (l == 0 && !scaled_events.empty()) {
+          SLAYER_RETURN_IF_ERROR(layers[0]->input_events()->HandOver(scaled, scaled_events));
+        }
         SLAYER_RETURN_IF_ERROR(layers[l]->Forward(*x, /*training=*/true));
         forward[l] += Now() - t;
         x = &layers[l]->output();
@@ -348,6 +364,7 @@ class Bench {
   int64_t classes_ = 0;
   ops::CountTarget region_;
   Tensor grad_;
+  std::vector<ops::SampleEvents> events_;  // input_'s, per sample (empty: none)
   float loss_ = 0;
   int64_t correct_ = 0;
 };
@@ -377,6 +394,10 @@ absl::Status RunBench(const BenchOptions& o) {
               static_cast<long long>(spec.steps), spec.ts_ms, static_cast<long long>(o.batch),
               o.density, Density(bench->input()), static_cast<long long>(bench->classes()),
               bench->region().true_value, bench->region().false_value);
+  std::printf("  input events: %s\n",
+              bench->input_events()
+                  ? "recorded once, as the trainer records them while loading a batch"
+                  : "none: the first layer scans its dense input every step");
   std::printf("  device %s, %d thread(s) of %u hardware, %lld warm-up + %lld timed iterations, "
               "set-up %.2f s\n",
               DeviceName(o.device), threads, std::thread::hardware_concurrency(),
@@ -457,6 +478,9 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   flags.Int("seed", &o.seed, "seed of the parameters, the input and the labels");
   flags.Bool("breakdown", &o.breakdown, "per-layer and dense-op timings (host only)");
   flags.Bool("gemm", &o.gemm, "also time the dense op on fully dense input (its GEMM path)");
+  flags.Bool("input-events", &o.input_events,
+             "hand the input's nonzeros to a first dense layer with the batch, recorded "
+             "once as the trainer does while loading (false: it scans the input every step)");
   int exit_code;
   if (!flags.Parse(args, &exit_code)) return exit_code;
   if (!flags.positional().empty()) {

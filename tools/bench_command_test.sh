@@ -24,6 +24,18 @@ echo "$out" | grep -q "GEMM path" || fail "--gemm printed no GEMM-path timings: 
 again=$("$SLAYER" bench "${tiny[@]}" 2>&1) || fail "second run failed: $again"
 [ "$(echo "$out" | grep -o 'last loss [^,]*')" = "$(echo "$again" | grep -o 'last loss [^,]*')" ] ||
   fail "the same seed gave different losses"
+# The input's events go to the first dense layer (recorded once, as the
+# trainer records them while loading); without them it scans its input:
+# the same loss either way.
+sparse=(--arch 6x6x2-16-4 --steps 40 --batch 4 --input-density 0.02 --threads 2 --iters 1
+        --warmup 0 --breakdown=false)
+with=$("$SLAYER" bench "${sparse[@]}" 2>&1) || fail "bench with input events: $with"
+echo "$with" | grep -q "input events: recorded once" || fail "no input-events line: $with"
+without=$("$SLAYER" bench "${sparse[@]}" --input-events=false 2>&1) ||
+  fail "bench --input-events=false: $without"
+echo "$without" | grep -q "input events: none" || fail "--input-events=false not said: $without"
+[ "$(echo "$with" | grep -o 'last loss [^,]*')" = "$(echo "$without" | grep -o 'last loss [^,]*')" ] ||
+  fail "input events changed the loss: $with // $without"
 # SLAYER_GEMM names one choice, "eigen"; anything else is said to be ignored.
 out=$(SLAYER_GEMM=eigen "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eigen: $out"
 echo "$out" | grep -q "SLAYER_GEMM" && fail "SLAYER_GEMM=eigen should pass silently: $out"

@@ -358,6 +358,16 @@ absl::StatusOr<std::unique_ptr<Network>> Network::Create(const config::NetworkSp
 }
 
 absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step) {
+  return Forward(input, training, step, {});
+}
+
+bool Network::TakesInputEvents() const {
+  return device_ == Device::kCpu && !layers_.empty() &&
+         layers_.front()->input_events() != nullptr;
+}
+
+absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step,
+                              absl::Span<const ops::SampleEvents> input_events) {
   const Shape want = BatchShape(input.rank() > 0 ? input.dim(0) : 0, spec_.input_shape, steps());
   if (input.rank() != 5 || input.shape() != want) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -387,6 +397,19 @@ absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step)
   if (device_ != Device::kCpu) {
     SLAYER_RETURN_IF_ERROR(EnsureShape(&scaled_input_, input.shape(), device_));
     SLAYER_RETURN_IF_ERROR(scaled_input_.CopyFrom(*host));
+  }
+  if (!input_events.empty() && TakesInputEvents()) {
+    absl::Span<const ops::SampleEvents> events = input_events;
+    if (inv_ts != 1.0f) {  // the events of the scaled input
+      scaled_events_.resize(input_events.size());
+      for (size_t n = 0; n < input_events.size(); ++n) {
+        scaled_events_[n] = input_events[n];
+        scaled_events_[n].ScaleValues(inv_ts);
+      }
+      events = scaled_events_;
+    }
+    absl::Status s = layers_.front()->input_events()->HandOver(scaled_input_, events);
+    if (!s.ok()) return absl::InvalidArgumentError(absl::StrCat("input events: ", s.message()));
   }
   const Tensor* x = &scaled_input_;
   for (auto& layer : layers_) {

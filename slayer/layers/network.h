@@ -18,16 +18,16 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "slayer/core/npy.h"
 #include "slayer/core/random.h"
 #include "slayer/core/tensor.h"
+#include "slayer/ops/dense.h"
 #include "slayer/ops/srm_kernel.h"
 #include "slayer/proto/config.h"
 
 namespace slayer {
-namespace ops {
-class DenseEvents;
-}  // namespace ops
+
 namespace layers {
 
 // A learnable parameter and its gradient (same shape, same device).
@@ -85,6 +85,15 @@ class Network {
   // copied: keep it unchanged until Backward). `step` seeds dropout masks
   // reproducibly.
   absl::Status Forward(const Tensor& input, bool training, uint64_t step = 0);
+  // The same with the input's nonzeros recorded by the caller (a loader, as
+  // ops::RecordSampleEvents: per sample, a row per input of C*H*W): a first
+  // dense layer on the host takes them instead of scanning its input. They
+  // must describe `input`; their shape is checked (InvalidArgument).
+  absl::Status Forward(const Tensor& input, bool training, uint64_t step,
+                       absl::Span<const ops::SampleEvents> input_events);
+  // Whether Forward can use input events (the first layer is dense, on the
+  // host): a loader need not record them otherwise.
+  bool TakesInputEvents() const;
   // grad_output: dLoss/d(output spikes), shaped like output(). Overwrites
   // every parameter's grad.
   absl::Status Backward(const Tensor& grad_output);
@@ -114,6 +123,7 @@ class Network {
   std::vector<std::unique_ptr<Layer>> layers_;
   Tensor scaled_input_;       // input * (1/Ts) on device_
   Tensor host_scaled_input_;  // staging when device_ is not the host
+  std::vector<ops::SampleEvents> scaled_events_;  // input events * (1/Ts)
   std::vector<Tensor> grads_;  // grad buffers between layers
   Device device_ = Device::kCpu;
   uint64_t seed_ = 0;

@@ -4,6 +4,7 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "slayer/ops/loss.h"
 
@@ -144,6 +145,52 @@ TEST(NetworkTest, SpikingChainLearnsTheTargetCounts) {
   }
   const float after = eval(nullptr);
   EXPECT_LT(after, 0.5f * before);
+}
+
+TEST(NetworkTest, InputEventsGiveTheSameStepAsScanning) {
+  // A loader's events of the input (0/1, scaled inside by 1/Ts: Ts 1 and
+  // 0.5) reach the first dense layer: outputs and gradients are those of
+  // scanning the input. A first layer that is not dense takes none.
+  for (const char* ts : {"1", "0.5"}) {
+    const config::NetworkSpec spec = Spec(absl::StrCat(
+        "simulation { ts_ms: ", ts, " sample_ms: 30 } arch: \"4x3x2-16-5\""));
+    auto a = Network::Create(spec, 3);
+    auto b = Network::Create(spec, 3);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_TRUE((*a)->TakesInputEvents());
+    const int64_t steps = spec.steps;
+    Tensor x = RandomSpikes({3, 2, 4, 3, steps}, 0.05f, 9);
+    std::vector<ops::SampleEvents> events(3);
+    for (int64_t n = 0; n < 3; ++n) {
+      ops::RecordSampleEvents(x.data() + n * 24 * steps, 24, steps, &events[n]);
+    }
+    for (int step = 0; step < 2; ++step) {  // twice: the hand-over is taken each time
+      ASSERT_TRUE((*a)->Forward(x, true, 0, events).ok());
+      ASSERT_TRUE((*b)->Forward(x, true).ok());
+      const Tensor& ya = (*a)->output();
+      const Tensor& yb = (*b)->output();
+      ASSERT_EQ(ya.shape(), yb.shape());
+      for (int64_t i = 0; i < ya.numel(); ++i) ASSERT_EQ(ya.data()[i], yb.data()[i]) << ts;
+      Tensor grad = RandomSpikes(ya.shape(), 0.5f, 10 + step);
+      ASSERT_TRUE((*a)->Backward(grad).ok());
+      ASSERT_TRUE((*b)->Backward(grad).ok());
+      for (size_t p = 0; p < (*a)->params().size(); ++p) {
+        const Tensor& ga = (*a)->params()[p]->grad;
+        const Tensor& gb = (*b)->params()[p]->grad;
+        for (int64_t i = 0; i < ga.numel(); ++i) ASSERT_EQ(ga.data()[i], gb.data()[i]) << ts;
+      }
+    }
+    // Events for another batch size are an error naming them.
+    absl::Status s = (*a)->Forward(x, true, 0, absl::MakeConstSpan(events).subspan(1));
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_NE(std::string(s.message()).find("input events"), std::string::npos) << s;
+  }
+  auto conv = Network::Create(Spec(R"pb(
+    simulation { ts_ms: 1 sample_ms: 10 }
+    arch: "6x6x1-2c3-4"
+  )pb"), 1);
+  ASSERT_TRUE(conv.ok());
+  EXPECT_FALSE((*conv)->TakesInputEvents());
 }
 
 TEST(NetworkTest, ExportImportRoundTripAndErrors) {

@@ -71,6 +71,10 @@ struct DenseEvents::Impl {
   Tensor source;
   bool sparse = false;  // false: too dense, `samples` unused
   std::vector<internal::EventRows> samples;
+  // When sparse: samples[n] transposed, a row per time step holding the
+  // inputs that spiked then (the forward gathers weights along it, the
+  // weight gradient scatters into inputs along it).
+  std::vector<internal::EventRows> by_time;
   // Handed over by the fused forward that wrote `source` (all its events,
   // `total` of them): the next forward on it takes them instead of scanning,
   // once.
@@ -80,6 +84,49 @@ struct DenseEvents::Impl {
 
 DenseEvents::DenseEvents() : impl_(new Impl) {}
 void DenseEvents::DropHandOver() { impl_->handed = false; }
+
+absl::Status DenseEvents::HandOver(const Tensor& x, absl::Span<const SampleEvents> samples) {
+  Impl& e = *impl_;
+  e.handed = false;
+  if (!x.is_cpu() || x.rank() < 2 || x.numel() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DenseEvents::HandOver: x must be a non-empty host tensor [N, ..., T], got ",
+        ShapeString(x.shape())));
+  }
+  const int64_t batch = x.dim(0), steps = x.dim(-1);
+  const int64_t rows = x.numel() / (batch * steps);
+  if (static_cast<int64_t>(samples.size()) != batch) {
+    return absl::InvalidArgumentError(absl::StrCat("DenseEvents::HandOver: x has ", batch,
+                                                   " samples, the events ", samples.size()));
+  }
+  int64_t total = 0;
+  for (int64_t n = 0; n < batch; ++n) {
+    const SampleEvents& sample = samples[n];
+    if (sample.rows() != rows) {
+      return absl::InvalidArgumentError(absl::StrCat("DenseEvents::HandOver: sample ", n,
+                                                     " has ", sample.rows(),
+                                                     " rows of events, x has ", rows));
+    }
+    for (const internal::Event* ev = sample.begin(0); ev != sample.end(rows - 1); ++ev) {
+      if (ev->index < 0 || ev->index >= steps) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("DenseEvents::HandOver: sample ", n, " has an event at step ",
+                         ev->index, ", x has ", steps, " steps"));
+      }
+    }
+    total += sample.size();
+  }
+  e.source = x;
+  e.samples.assign(samples.begin(), samples.end());
+  e.total = total;
+  e.handed = true;
+  return absl::OkStatus();
+}
+
+void RecordSampleEvents(const float* sample, int64_t rows, int64_t steps, SampleEvents* out) {
+  out->Clear();
+  for (int64_t r = 0; r < rows; ++r) out->AddRow(sample + r * steps, steps);
+}
 DenseEvents::~DenseEvents() = default;
 
 namespace {
@@ -90,11 +137,20 @@ namespace {
 // (samples in parallel) and returns whether they are few enough; a shared
 // count stops the scan once the threshold is certainly passed, so the answer
 // depends only on the total.
+// Fills e->by_time from e->samples (samples in parallel).
+void TransposeSamples(const DenseGeometry& g, DenseEvents::Impl* e) {
+  if (static_cast<int64_t>(e->by_time.size()) < g.batch) e->by_time.resize(g.batch);
+  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) e->by_time[n].AssignTransposed(e->samples[n], g.steps);
+  });
+}
+
 bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
   e->source = keep ? x : Tensor();
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   e->sparse =
       internal::RecordSampleRows(x.data(), g.batch, g.inputs, g.steps, budget, &e->samples);
+  if (e->sparse) TransposeSamples(g, e);
   return e->sparse;
 }
 
@@ -110,6 +166,7 @@ bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl
   }
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   e->sparse = static_cast<double>(e->total) < budget;
+  if (e->sparse) TransposeSamples(g, e);
   return true;
 }
 
@@ -147,7 +204,8 @@ const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
   return CallEvents();
 }
 
-// W X[n] for sparse X: every nonzero x[i, t] adds x * W[:, i] to column t.
+// W X[n] for sparse X: column t sums x[i, t] W[:, i] over the inputs i that
+// spiked at t (e.by_time).
 // Per (sample, panel of 32 outputs) the column block accumulates as rows of
 // a T x 32 buffer (in L1), handed to finish(n, o0, width, acc): the panel's
 // first output and its number of outputs (<= 32). Tasks: (sample, run of
@@ -166,12 +224,14 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
       const int64_t n = task / runs;
       const int64_t p0 = (task % runs) * per_run;
       const int64_t p1 = std::min(panels, p0 + per_run);
-      const internal::EventRows& events = e.samples[n];
+      const internal::EventRows& events = e.by_time[n];
       float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
       for (int64_t p = p0; p < p1; ++p) {
         std::fill(acc, acc + g.steps * kPanel, 0.0f);
         const float* panel = packed + p * g.inputs * kPanel;
-        internal::ScatterRows(events, 0, g.inputs, panel, acc);
+        // Row t of acc sums, in increasing input, the weights of the inputs
+        // that spiked at t (as scattering input by input would).
+        internal::GatherRows(events, 0, g.steps, panel, acc);
         const int64_t o0 = p * kPanel;
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
@@ -259,8 +319,14 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
       float* acc = internal::Scratch(internal::kScratchA, rows * kPanel);
       std::fill(acc, acc + rows * kPanel, 0.0f);
       for (int64_t n = 0; n < g.batch; ++n) {
-        internal::GatherRows(e.samples[n], i0, i0 + rows, packed + (n * panels + p) * panel_size,
-                             acc);
+        const float* panel = packed + (n * panels + p) * panel_size;
+        if (blocks == 1) {
+          // All inputs: along time, each step's row of grad_Y^T added to the
+          // inputs that spiked then (the same sums in the same order).
+          internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
+        } else {
+          internal::GatherRows(e.samples[n], i0, i0 + rows, panel, acc);
+        }
       }
       const int64_t o0 = p * kPanel;
       internal::StorePanelTransposed(acc, rows, std::min(kPanel, g.outputs - o0),

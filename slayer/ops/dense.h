@@ -18,9 +18,17 @@
 #include "absl/types/span.h"
 #include "slayer/core/tensor.h"
 #include "slayer/ops/dispatch.h"
+#include "slayer/ops/events.h"
 
 namespace slayer {
 namespace ops {
+
+// The nonzeros of one sample of a spike tensor [C, H, W, T], as a data
+// loader records them while the sample is in cache: a row per input (C*H*W,
+// in memory order) of (time step, value) in increasing time.
+using SampleEvents = internal::EventRows;
+// Records sample[rows x steps] into *out (cleared first).
+void RecordSampleEvents(const float* sample, int64_t rows, int64_t steps, SampleEvents* out);
 
 // The nonzeros of one x, per sample and input row, or a note that x was too
 // dense for the event-driven kernels. Reused across calls: steady-state
@@ -36,6 +44,12 @@ class DenseEvents {
   // Forgets events handed over by DenseSpikingForward (the tensor they
   // describe is about to be written some other way).
   void DropHandOver();
+  // Hands over x's events recorded elsewhere, one SampleEvents per sample
+  // (a loader's): the next DenseForward or DenseSpikingForward on x with
+  // this as its `events` takes them instead of scanning x, once. x must not
+  // change in between. InvalidArgument (nothing handed over) when their
+  // count, rows or time steps do not fit x ([N, ..., T], host).
+  absl::Status HandOver(const Tensor& x, absl::Span<const SampleEvents> samples);
 
  private:
   std::unique_ptr<Impl> impl_;

@@ -303,6 +303,61 @@ TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {
   SLAYER_EXPECT_OK(testing::ExpectClose(u4, u5, 0, 0, "u after a dropped hand-over"));
 }
 
+TEST(DenseTest, EventsRecordedByALoaderAreTakenOnceAndChecked) {
+  // A loader records each sample's events (RecordSampleEvents) and hands
+  // them over with the batch: forward and backward equal scanning x.
+  Tensor x = testing::RandomSpikes({3, 2, 5, 7, 60}, 0.03f, 1.0f, 81);
+  Tensor w = RandomUniform({45, 70}, 82);
+  Tensor g = RandomUniform({3, 45, 1, 1, 60}, 83);
+  std::vector<SampleEvents> samples(3);
+  for (int64_t n = 0; n < 3; ++n) {
+    RecordSampleEvents(x.data() + n * 70 * 60, 70, 60, &samples[n]);
+  }
+  Tensor y1, y2, gw1, gw2, gx1, gx2;
+  DenseEvents handed, fresh;
+  SLAYER_ASSERT_OK(handed.HandOver(x, samples));
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y1, &handed));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx1, &gw1, &handed));
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y2, &fresh));
+  SLAYER_ASSERT_OK(DenseBackward(x, w, g, &gx2, &gw2, &fresh));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y1, y2, 0, 0, "forward"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw1, gw2, 0, 0, "grad_w"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gx1, gx2, 0, 0, "grad_x"));
+  // Events that do not describe x are taken as they are (the caller's
+  // promise), once: handing over a single event shows it was used, and the
+  // next forward scans x again.
+  std::vector<SampleEvents> one(3);
+  std::vector<float> row(60, 0.0f);
+  row[5] = 1.0f;
+  for (int64_t n = 0; n < 3; ++n) {
+    one[n].Clear();
+    for (int64_t r = 0; r < 70; ++r) one[n].AddRow(row.data(), r == 4 ? 60 : 0);
+  }
+  SLAYER_ASSERT_OK(handed.HandOver(x, one));
+  Tensor y3, y4;
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y3, &handed));
+  EXPECT_FLOAT_EQ(y3.data()[5], w.data()[4]);  // sample 0, output 0, step 5: W[0][4]
+  EXPECT_EQ(y3.data()[6], 0.0f);
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y4, &handed));
+  SLAYER_EXPECT_OK(testing::ExpectClose(y4, y2, 0, 0, "forward after the events were taken"));
+  // Events that do not fit x's shape are refused, naming what differs.
+  absl::Status s = handed.HandOver(x, absl::MakeConstSpan(samples).subspan(0, 2));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("x has 3 samples, the events 2"));
+  std::vector<SampleEvents> short_rows(3);
+  s = handed.HandOver(x, short_rows);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("sample 0 has 0 rows of events, x has 70"));
+  std::vector<SampleEvents> late = samples;
+  std::vector<float> long_row(61, 0.0f);
+  long_row[60] = 1.0f;
+  late[1].Clear();
+  for (int64_t r = 0; r < 70; ++r) late[1].AddRow(long_row.data(), 61);
+  s = handed.HandOver(x, late);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("sample 1 has an event at step 60, x has 60"));
+  SLAYER_ASSERT_OK(DenseForward(x, w, &y4, &handed));  // nothing was handed over
+  SLAYER_EXPECT_OK(testing::ExpectClose(y4, y2, 0, 0, "forward after refused events"));
+}
+
 TEST(DenseTest, SpikingForwardWithAnotherKernelRunsTheThreeOps) {
   // A kernel of no alpha form: psp tap by tap.
   const std::vector<float> eps = {0.0f, 4.0f, 2.0f, 1.0f}, nu = {-20.0f, -10.0f};

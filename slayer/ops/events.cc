@@ -18,11 +18,80 @@ void EventRows::Clear() {
   start_.assign(1, 0);
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
+#define SLAYER_EVENTS_AVX512 1
+// Writes the nonzeros of row[0, length) to out (which has room for length +
+// 16 events) and returns their count, without branching on the data: each
+// 16 values' nonzeros are compressed into the next slots (the slots past
+// them are scratch, overwritten by the next 16). Nonzero as
+// ForEachNonzero: -0 is zero, NaN is not.
+__attribute__((target("avx512f"))) int64_t CompressNonzeros16(const float* row, int64_t length,
+                                                               Event* out) {
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  // (index, value) pairs: lanes 0-7 of the indices with lanes 0-7 of the
+  // values (16 + lane), then lanes 8-15.
+  const __m512i low = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i high =
+      _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  int32_t* dst = reinterpret_cast<int32_t*>(out);
+  int64_t count = 0;
+  for (int64_t i = 0; i < length; i += 16) {
+    const __mmask16 in =
+        length - i >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << (length - i)) - 1);
+    const __m512 v = _mm512_maskz_loadu_ps(in, row + i);
+    const __mmask16 nonzero = _mm512_mask_cmp_ps_mask(in, v, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    const __m512i index = _mm512_maskz_compress_epi32(
+        nonzero, _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int32_t>(i))));
+    const __m512i value = _mm512_maskz_compress_epi32(nonzero, _mm512_castps_si512(v));
+    _mm512_storeu_si512(dst + 2 * count, _mm512_permutex2var_epi32(index, low, value));
+    _mm512_storeu_si512(dst + 2 * count + 16, _mm512_permutex2var_epi32(index, high, value));
+    count += __builtin_popcount(nonzero);
+  }
+  return count;
+}
+#endif
+
+namespace {
+bool UseWideEvents() {
+#ifdef SLAYER_EVENTS_AVX512
+  return CpuHasAvx512F() && WideKernelsEnabled();
+#else
+  return false;
+#endif
+}
+}  // namespace
+
 void EventRows::AddRow(const float* row, int64_t length) {
+#ifdef SLAYER_EVENTS_AVX512
+  if (UseWideEvents()) {
+    const size_t used = events_.size();
+    events_.resize(used + length + 16);  // Event(): no initialisation
+    events_.resize(used + CompressNonzeros16(row, length, events_.data() + used));
+    start_.push_back(static_cast<int64_t>(events_.size()));
+    return;
+  }
+#endif
   ForEachNonzero(row, length, [&](int64_t i, float v) {
     events_.push_back({static_cast<int32_t>(i), v});
   });
   start_.push_back(static_cast<int64_t>(events_.size()));
+}
+
+void EventRows::ScaleValues(float factor) {
+  for (Event& e : events_) e.value *= factor;
+}
+
+void EventRows::AssignTransposed(const EventRows& in, int64_t length) {
+  start_.assign(length + 1, 0);
+  for (const Event& e : in.events_) ++start_[e.index + 1];
+  for (int64_t t = 0; t < length; ++t) start_[t + 1] += start_[t];
+  events_.resize(in.events_.size());
+  cursor_.assign(start_.begin(), start_.end() - 1);
+  for (int64_t r = 0; r < in.rows(); ++r) {
+    for (const Event* e = in.begin(r); e != in.end(r); ++e) {
+      events_[cursor_[e->index]++] = {static_cast<int32_t>(r), e->value};
+    }
+  }
 }
 
 bool RecordSampleRows(const float* x, int64_t samples, int64_t rows, int64_t length,
@@ -115,8 +184,7 @@ void StorePanelTransposed(const float* acc, int64_t rows, int64_t width, float* 
   }
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
-#define SLAYER_EVENTS_AVX512 1
+#ifdef SLAYER_EVENTS_AVX512
 // ScatterRows with each panel row in two AVX-512 registers.
 __attribute__((target("avx512f"))) void ScatterRows16(const EventRows& events, int64_t r0,
                                                        int64_t r1, const float* w, float* acc) {
@@ -134,7 +202,7 @@ __attribute__((target("avx512f"))) void ScatterRows16(const EventRows& events, i
   }
 }
 
-// GatherRows with the accumulator of a row in two AVX-512 registers.
+// GatherRows with the accumulator of a row in AVX-512 registers.
 __attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, int64_t r0,
                                                       int64_t r1, const float* g, float* acc) {
   for (int64_t r = r0; r < r1; ++r) {
@@ -142,28 +210,31 @@ __attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, in
     const Event* last = events.end(r);
     if (first == last) continue;
     float* out = acc + (r - r0) * kPanel;
+    // Two chains of FMAs (even and odd events), so that a long row is not
+    // bound by the FMA latency; summed at the end.
     __m512 a0 = _mm512_loadu_ps(out), a1 = _mm512_loadu_ps(out + 16);
-    for (const Event* e = first; e != last; ++e) {
+    __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
+    const Event* e = first;
+    for (; e + 2 <= last; e += 2) {
+      const __m512 v = _mm512_set1_ps(e[0].value), u = _mm512_set1_ps(e[1].value);
+      const float* row = g + static_cast<int64_t>(e[0].index) * kPanel;
+      const float* next = g + static_cast<int64_t>(e[1].index) * kPanel;
+      a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row), a0);
+      a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row + 16), a1);
+      b0 = _mm512_fmadd_ps(u, _mm512_loadu_ps(next), b0);
+      b1 = _mm512_fmadd_ps(u, _mm512_loadu_ps(next + 16), b1);
+    }
+    if (e != last) {
       const __m512 v = _mm512_set1_ps(e->value);
       const float* row = g + static_cast<int64_t>(e->index) * kPanel;
       a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row), a0);
       a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row + 16), a1);
     }
-    _mm512_storeu_ps(out, a0);
-    _mm512_storeu_ps(out + 16, a1);
+    _mm512_storeu_ps(out, _mm512_add_ps(a0, b0));
+    _mm512_storeu_ps(out + 16, _mm512_add_ps(a1, b1));
   }
 }
 #endif
-
-namespace {
-bool UseWideEvents() {
-#ifdef SLAYER_EVENTS_AVX512
-  return CpuHasAvx512F() && WideKernelsEnabled();
-#else
-  return false;
-#endif
-}
-}  // namespace
 
 void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w, float* acc) {
 #ifdef SLAYER_EVENTS_AVX512

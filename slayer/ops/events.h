@@ -24,6 +24,8 @@ namespace internal {
 
 // One nonzero: its position within its row and its value.
 struct Event {
+  Event() {}  // left uninitialised: EventRows grows its buffer before writing
+  Event(int32_t i, float v) : index(i), value(v) {}
   int32_t index;
   float value;
 };
@@ -38,10 +40,17 @@ class EventRows {
   int64_t size() const { return static_cast<int64_t>(events_.size()); }
   const Event* begin(int64_t r) const { return events_.data() + start_[r]; }
   const Event* end(int64_t r) const { return events_.data() + start_[r + 1]; }
+  // value *= factor for every event.
+  void ScaleValues(float factor);
+  // Becomes the transpose of `in`, whose indices are < `length`: `length`
+  // rows, row t holding in's events with index t, each with the row it came
+  // from as its index (increasing). Allocates nothing once grown.
+  void AssignTransposed(const EventRows& in, int64_t length);
 
  private:
   std::vector<Event> events_;
   std::vector<int64_t> start_ = {0};
+  std::vector<int64_t> cursor_;  // AssignTransposed's
 };
 
 // Records the nonzeros of x, `samples` blocks of `rows` rows of `length`
@@ -139,8 +148,9 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
 
 // GatherPanel for the rows [r0, r1) of `events` into acc + (r - r0) * 32:
 // acc[(r - r0) * 32 + k] += sum over row r's events of
-// e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows; the same sums, in
-// the same order, as GatherPanel row by row.
+// e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows; the same sums as
+// GatherPanel row by row, the AVX-512 variant in another order (even and odd
+// events apart: deterministic, equal up to rounding).
 void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, float* acc);
 
 }  // namespace internal

@@ -130,11 +130,19 @@ absl::Status Trainer::LoadBatch(const data::Dataset& ds, const std::vector<int64
   indices_.assign(order.begin() + begin, order.begin() + end);
   std::vector<absl::Status> errors(n);
   const Rng augment_base = Rng(config_.seed()).Stream(kAugmentStream + epoch);
+  // Each sample's nonzeros are recorded while it is in cache, so that the
+  // first layer does not scan the batch again.
+  const bool record = network_->TakesInputEvents();
+  batch_events_.resize(record ? n : 0);
+  const int64_t steps = s[3], rows = s[0] * s[1] * s[2];
   ThreadPool::Default().ParallelFor(n, 1, [&](int64_t b, int64_t e) {
     for (int64_t i = b; i < e; ++i) {
       Tensor row = batch_.Slice(i, i + 1);
       Rng rng = augment_base.Stream(indices_[i]);
       errors[i] = ds.Get(indices_[i], augment ? &rng : nullptr, &row, &labels_[i]);
+      if (record && errors[i].ok()) {
+        ops::RecordSampleEvents(row.data(), rows, steps, &batch_events_[i]);
+      }
     }
   });
   for (const absl::Status& e : errors) SLAYER_RETURN_IF_ERROR(e);
@@ -154,7 +162,7 @@ absl::Status Trainer::LoadBatch(const data::Dataset& ds, const std::vector<int64
 
 absl::StatusOr<Trainer::BatchResult> Trainer::RunBatch(int64_t n, bool training, uint64_t step) {
   BatchResult r;
-  SLAYER_RETURN_IF_ERROR(network_->Forward(batch_, training, step));
+  SLAYER_RETURN_IF_ERROR(network_->Forward(batch_, training, step, batch_events_));
   const Tensor& out = network_->output();
   const float ts = network_->ts();
   const int64_t T = network_->steps();

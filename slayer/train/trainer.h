@@ -153,6 +153,9 @@ class Trainer {
   std::unique_ptr<layers::Network> network_;
   std::unique_ptr<Optimizer> optimizer_;
   Tensor batch_;  // [B, C, H, W, T] host
+  // batch_'s nonzeros per sample, recorded as each sample is loaded (when the
+  // network takes them: its first layer is dense, on the host).
+  std::vector<ops::SampleEvents> batch_events_;
   std::vector<int> labels_;
   std::vector<int64_t> indices_;  // data indices of the batch rows
   Tensor targets_;  // [B, O, 1, 1, T], amplitude 1/Ts (spike_time)
