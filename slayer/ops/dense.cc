@@ -227,11 +227,10 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
       const internal::EventRows& events = e.by_time[n];
       float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
       for (int64_t p = p0; p < p1; ++p) {
-        std::fill(acc, acc + g.steps * kPanel, 0.0f);
         const float* panel = packed + p * g.inputs * kPanel;
         // Row t of acc sums, in increasing input, the weights of the inputs
         // that spiked at t (as scattering input by input would).
-        internal::GatherRows(events, 0, g.steps, panel, acc);
+        internal::GatherRows(events, 0, g.steps, panel, /*accumulate=*/false, acc);
         const int64_t o0 = p * kPanel;
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
@@ -325,7 +324,7 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
           // inputs that spiked then (the same sums in the same order).
           internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
         } else {
-          internal::GatherRows(e.samples[n], i0, i0 + rows, panel, acc);
+          internal::GatherRows(e.samples[n], i0, i0 + rows, panel, /*accumulate=*/true, acc);
         }
       }
       const int64_t o0 = p * kPanel;

@@ -204,15 +204,26 @@ __attribute__((target("avx512f"))) void ScatterRows16(const EventRows& events, i
 
 // GatherRows with the accumulator of a row in AVX-512 registers.
 __attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, int64_t r0,
-                                                      int64_t r1, const float* g, float* acc) {
+                                                      int64_t r1, const float* g, bool accumulate,
+                                                      float* acc) {
   for (int64_t r = r0; r < r1; ++r) {
     const Event* first = events.begin(r);
     const Event* last = events.end(r);
-    if (first == last) continue;
     float* out = acc + (r - r0) * kPanel;
+    if (first == last) {
+      if (!accumulate) {
+        _mm512_storeu_ps(out, _mm512_setzero_ps());
+        _mm512_storeu_ps(out + 16, _mm512_setzero_ps());
+      }
+      continue;
+    }
     // Two chains of FMAs (even and odd events), so that a long row is not
     // bound by the FMA latency; summed at the end.
-    __m512 a0 = _mm512_loadu_ps(out), a1 = _mm512_loadu_ps(out + 16);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    if (accumulate) {
+      a0 = _mm512_loadu_ps(out);
+      a1 = _mm512_loadu_ps(out + 16);
+    }
     __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
     const Event* e = first;
     for (; e + 2 <= last; e += 2) {
@@ -248,13 +259,15 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
   }
 }
 
-void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, float* acc) {
+void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, bool accumulate,
+                float* acc) {
 #ifdef SLAYER_EVENTS_AVX512
   if (UseWideEvents()) {
-    GatherRows16(events, r0, r1, g, acc);
+    GatherRows16(events, r0, r1, g, accumulate, acc);
     return;
   }
 #endif
+  if (!accumulate) std::fill(acc, acc + (r1 - r0) * kPanel, 0.0f);
   for (int64_t r = r0; r < r1; ++r) {
     GatherPanel(events.begin(r), events.end(r), g, 0, acc + (r - r0) * kPanel);
   }

@@ -151,7 +151,9 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
 // e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows; the same sums as
 // GatherPanel row by row, the AVX-512 variant in another order (even and odd
 // events apart: deterministic, equal up to rounding).
-void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, float* acc);
+// Without `accumulate`, acc's rows are overwritten (as if zeroed first).
+void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, bool accumulate,
+                float* acc);
 
 }  // namespace internal
 }  // namespace ops

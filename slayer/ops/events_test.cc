@@ -126,7 +126,13 @@ TEST_F(EventRowsTest, RowKernelsEqualThePanelKernels) {
     }
     // Gather: out[r - r0][k] = sum over t of x[r, t] g[t][k].
     std::vector<float> out((r1 - r0) * kPanel, -0.25f), out_ref = out;
-    GatherRows(events, r0, r1, g.data(), out.data());
+    GatherRows(events, r0, r1, g.data(), /*accumulate=*/true, out.data());
+    // Overwriting: the same sums from zero, empty rows zero.
+    std::vector<float> fresh((r1 - r0) * kPanel, 99.0f);
+    GatherRows(events, r0, r1, g.data(), /*accumulate=*/false, fresh.data());
+    for (int64_t i = 0; i < (r1 - r0) * kPanel; ++i) {
+      ASSERT_NEAR(fresh[i], out[i] + 0.25f, 1e-5) << "wide " << wide << " at " << i;
+    }
     for (int64_t r = r0; r < r1; ++r) {
       GatherPanel(events.begin(r), events.end(r), g.data(), 0,
                   out_ref.data() + (r - r0) * kPanel);
