@@ -76,14 +76,39 @@ class SpikingStage {
     return ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch, out_events);
   }
 
+  // Whether DenseBackward below may run: a spiking stage on the host after
+  // DenseForward, where the dense, psp and spike backward ops are the host
+  // implementations.
+  bool CanFuseDenseBackward(const Tensor& x) const {
+    const ops::DenseBackwardFn dense_host = &ops::cpu::DenseBackward;
+    const ops::PspFn psp_host = &ops::cpu::PspBackward;
+    const ops::SpikeBackwardFn spike_host = &ops::cpu::SpikeBackward;
+    return spiking_ && x.is_cpu() && u_.is_cpu() &&
+           ops::DenseBackwardDispatch().Lookup(Device::kCpu) == dense_host &&
+           ops::PspBackwardDispatch().Lookup(Device::kCpu) == psp_host &&
+           ops::SpikeBackwardDispatch().Lookup(Device::kCpu) == spike_host;
+  }
+
+  // This stage's backward and the dense op's in one pass where it can
+  // (ops::cpu::DenseSpikingBackward): grad_z is scratch, stored only for
+  // grad_x's GEMM.
+  absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_s,
+                             ops::DenseEvents* events, Tensor* grad_z, Tensor* grad_x,
+                             Tensor* grad_w) {
+    ops::DenseNeuron neuron;
+    neuron.eps = net_->kernels().eps;
+    neuron.nu = net_->kernels().nu;
+    neuron.theta = Srm().theta;
+    neuron.ts = net_->ts();
+    return ops::cpu::DenseSpikingBackward(x, w, neuron, Surrogate(), u_, grad_s, grad_z, grad_x,
+                                          grad_w, events);
+  }
+
   // grad_s -> grad_z.
   absl::Status Backward(const Tensor& grad_s, Tensor* grad_z) {
     const Tensor* g = &grad_s;
     if (spiking_) {
-      ops::SurrogateParams sp;
-      sp.theta = Srm().theta;
-      sp.tau_rho = Srm().tau_rho;
-      sp.scale_rho = Srm().scale_rho;
+      const ops::SurrogateParams sp = Surrogate();
       const ops::SpikeBackwardFn spike_host = &ops::cpu::SpikeBackward;
       const ops::PspFn psp_host = &ops::cpu::PspBackward;
       if (u_.is_cpu() && ops::SpikeBackwardDispatch().Lookup(Device::kCpu) == spike_host &&
@@ -100,6 +125,14 @@ class SpikingStage {
   const Tensor* potential() const { return spiking_ ? &u_ : nullptr; }
 
  private:
+  ops::SurrogateParams Surrogate() const {
+    const ops::SrmParams srm = Srm();
+    ops::SurrogateParams sp;
+    sp.theta = srm.theta;
+    sp.tau_rho = srm.tau_rho;
+    sp.scale_rho = srm.scale_rho;
+    return sp;
+  }
   ops::SrmParams Srm() const {
     const proto::SrmNeuron& n = net_->spec().srm;
     ops::SrmParams p;
@@ -140,6 +173,10 @@ class DenseLayer : public Layer {
   }
   ops::DenseEvents* input_events() override { return &events_; }
   absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    if (stage_.CanFuseDenseBackward(input_)) {
+      return stage_.DenseBackward(input_, weight_.value, grad_out, &events_, &grad_z_, grad_in,
+                                  &weight_.grad);
+    }
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
     return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad, &events_);
   }

@@ -334,6 +334,49 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
   });
 }
 
+// Panels of grad_W per SparseWeightGradient task when they alone give the
+// threads enough tasks (one block of inputs); else 0.
+int64_t WholeInputPanels(const DenseGeometry& g) {
+  const int64_t panels = internal::NumPanels(g.outputs);
+  const int64_t blocks = NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
+  return blocks == 1 ? panels : 0;
+}
+
+// SurrogatePspBackward and SparseWeightGradient in one pass (the events'
+// by_time; WholeInputPanels(g) > 0): per (panel of 32 outputs, sample), the
+// surrogate of the panel's rows of grad_s and u, transposed time-major, goes
+// through the psp recursion and is scattered into grad_W's panel while in
+// cache. grad_z (gzs, when not null) is stored from the panel. The same
+// operations per element in the same order as the two.
+void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
+                           const float* gss, const float* us, const SurrogateParams& surrogate,
+                           const internal::AlphaRecursion& alpha, float* gzs, float* gws) {
+  using internal::kPanel;
+  const int64_t panels = internal::NumPanels(g.outputs);
+  internal::ParallelFor(panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t p = begin; p < end; ++p) {
+      const int64_t o0 = p * kPanel;
+      const int64_t width = std::min(kPanel, g.outputs - o0);
+      // acc[i][k] = grad_W[o0 + k][i]
+      float* acc = internal::Scratch(internal::kScratchA, g.inputs * kPanel);
+      std::fill(acc, acc + g.inputs * kPanel, 0.0f);
+      float* rows = internal::Scratch(internal::kScratchB, 2 * g.steps * kPanel);
+      float* panel = rows + g.steps * kPanel;  // hist of the recursion after the transpose
+      for (int64_t n = 0; n < g.batch; ++n) {
+        const int64_t offset = (n * g.outputs + o0) * g.steps;
+        internal::SurrogateRows(surrogate, gss + offset, us + offset, width * g.steps, rows);
+        internal::PackPanels(rows, width, g.steps, g.steps, panel);  // inline in a task
+        internal::AlphaPanel(alpha, g.steps, /*backward=*/true, panel, rows);
+        internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
+        if (gzs != nullptr) {
+          internal::StorePanelTransposed(panel, g.steps, width, gzs + offset, g.steps);
+        }
+      }
+      internal::StorePanelTransposed(acc, g.inputs, width, gws + o0 * g.inputs, g.inputs);
+    }
+  });
+}
+
 }  // namespace
 
 OpDispatch<DenseForwardFn>& DenseForwardDispatch() {
@@ -570,6 +613,49 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
+                                  const SurrogateParams& surrogate, const Tensor& u,
+                                  const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
+                                  Tensor* grad_w, DenseEvents* events) {
+  constexpr char kOp[] = "DenseSpikingBackward";
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_z, kOp, "grad_z"));
+  SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckBackwardArgs(kOp, x, w, grad_s));
+  SLAYER_RETURN_IF_ERROR(CheckShape(u, g.y_shape(), absl::StrCat(kOp, ": u")));
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: x", &x},
+                                                        {"DenseSpikingBackward: u", &u}}));
+  SLAYER_RETURN_IF_ERROR(internal::CheckTs(neuron.ts, kOp));
+  if (grad_z == &u || grad_z == &grad_s || grad_z == grad_x || grad_z == grad_w ||
+      (!grad_z->empty() && (grad_z->SharesStorageWith(u) || grad_z->SharesStorageWith(grad_s)))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(kOp, ": grad_z must not share storage with u, grad_s or the gradients"));
+  }
+  const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);
+  const DenseEvents::Impl* e = nullptr;
+  if (grad_w != nullptr && filter.alpha() != nullptr && g.batch > 0 && g.inputs > 0 &&
+      g.steps > 0 && WholeInputPanels(g) > 0) {
+    e = &EventsFor(g, x, events);
+    if (!e->sparse) e = nullptr;
+  }
+  if (e == nullptr) {  // the two ops in turn
+    SLAYER_RETURN_IF_ERROR(
+        cpu::SurrogatePspBackward(grad_s, u, surrogate, neuron.eps, neuron.ts, grad_z));
+    return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
+  }
+  // The surrogate's parameters are checked as SurrogatePspBackward checks them.
+  const float width = surrogate.tau_rho * surrogate.theta;
+  if (!(width > 0.0f) || !std::isfinite(width) || !std::isfinite(surrogate.scale_rho)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kOp, ": surrogate needs tau_rho * theta > 0 and a finite scale_rho, got tau_rho ",
+        surrogate.tau_rho, ", theta ", surrogate.theta, ", scale_rho ", surrogate.scale_rho));
+  }
+  SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
+  if (grad_x != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));
+  SpikingWeightGradient(g, *e, grad_s.data(), u.data(), surrogate, *filter.alpha(),
+                        grad_x != nullptr ? grad_z->data() : nullptr, grad_w->data());
+  if (grad_x == nullptr) return absl::OkStatus();
+  return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
 }
 
 }  // namespace cpu

@@ -19,6 +19,7 @@
 #include "slayer/core/tensor.h"
 #include "slayer/ops/dispatch.h"
 #include "slayer/ops/events.h"
+#include "slayer/ops/spike.h"
 
 namespace slayer {
 namespace ops {
@@ -102,6 +103,22 @@ namespace cpu {
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
                                  DenseEvents* s_events = nullptr);
+
+// The backward of DenseSpikingForward (with s), host tensors: the
+// surrogate and psp backward of the stage, then the dense op's:
+//   grad_z = SurrogatePspBackward(grad_s, u), then
+//   DenseBackward(x, w, grad_z, grad_x, grad_w, events).
+// When x's events are sparse, eps has the SRM alpha form and grad_W's
+// panels of 32 outputs are enough tasks for the threads, in one pass: each
+// panel of a sample goes from the surrogate through the psp recursion into
+// grad_w's event scatter while in cache, and grad_z is only stored (for
+// grad_x's GEMM) when grad_x is wanted. The same values as the two ops (the
+// same operations per element in the same order). grad_z is scratch: its
+// contents are unspecified after the one pass without grad_x.
+absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
+                                  const SurrogateParams& surrogate, const Tensor& u,
+                                  const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
+                                  Tensor* grad_w, DenseEvents* events);
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,

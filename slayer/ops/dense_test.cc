@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/cpu_util.h"
 #include "slayer/ops/gemm.h"
 #include "slayer/ops/psp.h"
 #include "slayer/ops/spike.h"
@@ -250,6 +251,89 @@ TEST(DenseTest, SpikingForwardEqualsTheThreeOps) {
       }
     }
   }
+}
+
+TEST(DenseTest, SpikingBackwardEqualsTheTwoOps) {
+  // DenseSpikingBackward against SurrogatePspBackward then DenseBackward,
+  // bit for bit, with and without grad_x, both vector widths. Fewer than 32
+  // inputs give grad_W's panels whole inputs on any thread count (the one
+  // pass); 200 inputs with one panel, dense input, or a kernel of no alpha
+  // form run the two ops.
+  SrmParams srm;
+  SurrogateParams sp;
+  sp.theta = srm.theta;
+  sp.tau_rho = 0.5f;
+  sp.scale_rho = 2.0f;
+  const struct {
+    Shape x_shape;
+    int64_t outputs;
+    float rate;  // 0: dense uniform input
+    bool alpha;  // false: eps of no alpha form
+    bool fused;
+  } cases[] = {{{3, 20, 1, 1, 120}, 70, 0.05f, true, true},  // a partial third panel
+               {{2, 24, 1, 1, 300}, 64, 0.05f, true, true},
+               {{2, 10, 1, 1, 17}, 33, 0.05f, true, true},   // a short train; 1-output panel
+               {{2, 200, 1, 1, 50}, 20, 0.03f, true, false},  // one panel: blocks of inputs
+               {{2, 20, 1, 1, 50}, 40, 0.0f, true, false},   // dense input
+               {{2, 20, 1, 1, 50}, 40, 0.05f, false, false}};
+  for (const auto& c : cases) {
+    for (float ts : {1.0f, 0.5f}) {
+      const SrmKernels kernels = MakeSrmKernels(srm, ts, c.x_shape[4]);
+      std::vector<float> eps = kernels.eps;
+      if (!c.alpha) eps = {0.0f, 0.5f, 0.25f, 0.125f};
+      DenseNeuron neuron;
+      neuron.eps = eps;
+      neuron.nu = kernels.nu;
+      neuron.theta = srm.theta;
+      neuron.ts = ts;
+      Tensor x = c.rate > 0 ? testing::RandomSpikes(c.x_shape, c.rate, ts, 41)
+                            : RandomUniform(c.x_shape, 41, 0.0f, 0.05f);
+      Tensor w = RandomUniform({c.outputs, c.x_shape[1]}, 42, -3.0f, 3.0f);
+      const Shape y_shape = {c.x_shape[0], c.outputs, 1, 1, c.x_shape[4]};
+      Tensor u = RandomUniform(y_shape, 43, -5.0f, 25.0f);
+      Tensor gs = RandomUniform(y_shape, 44);
+      for (bool wide : {true, false}) {
+        internal::SetWideKernelsEnabled(wide);
+        Tensor gz_ref, gx_ref, gw_ref;
+        SLAYER_ASSERT_OK(cpu::SurrogatePspBackward(gs, u, sp, neuron.eps, ts, &gz_ref));
+        SLAYER_ASSERT_OK(DenseBackward(x, w, gz_ref, &gx_ref, &gw_ref));
+        for (bool with_grad_x : {true, false}) {
+          SCOPED_TRACE(::testing::Message()
+                       << "x " << ShapeString(c.x_shape) << " outputs " << c.outputs << " ts "
+                       << ts << " wide " << wide << " grad_x " << with_grad_x);
+          DenseEvents events;
+          Tensor y, gz, gx, gw;
+          SLAYER_ASSERT_OK(DenseForward(x, w, &y, &events));
+          SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, u, gs, &gz,
+                                                     with_grad_x ? &gx : nullptr, &gw, &events));
+          SLAYER_EXPECT_OK(testing::ExpectClose(gw, gw_ref, 0, 0, "grad_w"));
+          if (with_grad_x) {
+            SLAYER_EXPECT_OK(testing::ExpectClose(gx, gx_ref, 0, 0, "grad_x"));
+            SLAYER_EXPECT_OK(testing::ExpectClose(gz, gz_ref, 0, 0, "grad_z"));
+          } else {
+            // The one pass stores no grad_z; the two ops do.
+            EXPECT_EQ(gz.empty(), c.fused);
+          }
+        }
+      }
+      internal::SetWideKernelsEnabled(true);
+    }
+  }
+  // Shapes and aliasing are checked.
+  Tensor x = testing::RandomSpikes({2, 20, 1, 1, 30}, 0.05f, 1.0f, 45);
+  Tensor w = RandomUniform({40, 20}, 46);
+  Tensor u = RandomUniform({2, 40, 1, 1, 30}, 47);
+  Tensor gz, gw;
+  DenseNeuron neuron;
+  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 30);
+  neuron.eps = kernels.eps;
+  absl::Status s = cpu::DenseSpikingBackward(x, w, neuron, sp, u, Tensor::Zeros({2, 40, 1, 1, 29}),
+                                             &gz, nullptr, &gw, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("grad_y"));
+  Tensor alias = u;
+  s = cpu::DenseSpikingBackward(x, w, neuron, sp, u, u, &alias, nullptr, &gw, nullptr);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("grad_z must not share storage"));
 }
 
 TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {

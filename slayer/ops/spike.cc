@@ -121,7 +121,9 @@ inline __m256 Exp8(__m256 x) {
 
 // out[i] = g[i] * rho(u[i]) for i < n: the surrogate derivative of SPEC §4,
 // rho(u) = scale_rho / (tau_rho theta) * exp(-|u - theta| / (tau_rho theta)).
-// out may alias g.
+// out may alias g. Each element gets the same value whatever n and its
+// position (the vector lanes' exp everywhere, tails included), so that
+// callers may cut the rows differently.
 void SurrogateGeneric(const SurrogateParams& params, const float* g, const float* u, int64_t n,
                       float* out) {
   const float width = params.tau_rho * params.theta;
@@ -133,11 +135,20 @@ void SurrogateGeneric(const SurrogateParams& params, const float* g, const float
   const __m256 vtheta = _mm256_set1_ps(theta), vheight = _mm256_set1_ps(height),
                vneg = _mm256_set1_ps(-inv_width),
                abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-  for (; i + 8 <= n; i += 8) {
-    const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_loadu_ps(u + i), vtheta), abs_mask);
+  auto eight = [&](const float* gi, const float* ui, float* oi) {
+    const __m256 d = _mm256_and_ps(_mm256_sub_ps(_mm256_loadu_ps(ui), vtheta), abs_mask);
     const __m256 rho = _mm256_mul_ps(vheight, Exp8(_mm256_mul_ps(d, vneg)));
-    _mm256_storeu_ps(out + i, _mm256_mul_ps(_mm256_loadu_ps(g + i), rho));
+    _mm256_storeu_ps(oi, _mm256_mul_ps(_mm256_loadu_ps(gi), rho));
+  };
+  for (; i + 8 <= n; i += 8) eight(g + i, u + i, out + i);
+  if (i < n) {  // the tail through the same lanes: every element as Exp8 gives it
+    float gt[8] = {0}, ut[8] = {0}, ot[8];
+    std::copy(g + i, g + n, gt);
+    std::copy(u + i, u + n, ut);
+    eight(gt, ut, ot);
+    std::copy(ot, ot + (n - i), out + i);
   }
+  return;
 #endif
   for (; i < n; ++i) out[i] = g[i] * (height * std::exp(-std::abs(u[i] - theta) * inv_width));
 }
@@ -280,6 +291,12 @@ bool PspSpike16Lanes() {
 }  // namespace
 
 namespace internal {
+
+void SurrogateRows(const SurrogateParams& params, const float* g, const float* u, int64_t n,
+                   float* out) {
+  Surrogate(params, g, u, n, out);
+}
+
 
 void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
                 float theta, unsigned lanes, uint16_t* spiked) {

@@ -80,6 +80,11 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
 // spiked[t] is set, zero elsewhere.
 void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
                  float* s);
+// out[i] = g[i] * rho(u[i]) for i < n (SpikeBackward's surrogate; out may
+// alias g): each element exactly as SpikeBackward and SurrogatePspBackward
+// give it, however the rows are cut.
+void SurrogateRows(const SurrogateParams& params, const float* g, const float* u, int64_t n,
+                   float* out);
 }  // namespace internal
 
 }  // namespace ops
