@@ -324,8 +324,44 @@ void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backwar
   }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
+#define SLAYER_ALPHA_AVX512 1
+namespace {
+// AlphaLanesGrouped<4> with its 32 lanes as two AVX-512 groups: the same
+// operations lane by lane.
+__attribute__((target("avx512f"))) void AlphaPanel16(const AlphaRecursion& a, int64_t steps,
+                                                      bool backward, float* buf, float* hist) {
+  constexpr int64_t kWidth = 32;
+  const __m512 r = _mm512_set1_ps(a.r), c = _mm512_set1_ps(a.c),
+               r_taps = _mm512_set1_ps(a.r_taps),
+               taps = _mm512_set1_ps(static_cast<float>(a.taps));
+  __m512 acc_a[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  __m512 acc_b[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+  for (int64_t i = 0; i < steps; ++i) {
+    const int64_t t = backward ? steps - 1 - i : i;
+    for (int g = 0; g < 2; ++g) {
+      float* b = buf + t * kWidth + 16 * g;
+      float* h = hist + i * kWidth + 16 * g;
+      acc_b[g] = _mm512_fmadd_ps(r, acc_b[g], _mm512_mul_ps(r, acc_a[g]));
+      acc_a[g] = _mm512_fmadd_ps(r, acc_a[g], _mm512_loadu_ps(b));
+      _mm512_storeu_ps(h, _mm512_fmadd_ps(taps, acc_a[g], acc_b[g]));
+      __m512 y = acc_b[g];
+      if (i >= a.taps) y = _mm512_fnmadd_ps(r_taps, _mm512_loadu_ps(h - a.taps * kWidth), acc_b[g]);
+      _mm512_storeu_ps(b, _mm512_mul_ps(c, y));
+    }
+  }
+}
+}  // namespace
+#endif
+
 void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                 float* hist) {
+#ifdef SLAYER_ALPHA_AVX512
+  if (CpuHasAvx512F() && WideKernelsEnabled()) {
+    AlphaPanel16(a, steps, backward, buf, hist);
+    return;
+  }
+#endif
   AlphaLanesGrouped<4>(a, steps, backward, buf, hist);
 }
 

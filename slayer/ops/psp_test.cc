@@ -145,6 +145,44 @@ TEST(PspTest, AlphaFitAcceptsSrmKernelsOnly) {
   EXPECT_FALSE(internal::FitAlphaRecursion(slow).has_value());  // r > 0.995
 }
 
+TEST(PspTest, AlphaPanelGivesEachLaneItsRowsFilter) {
+  // 32 rows held time-major through AlphaPanel (both vector widths), forward
+  // and backward, equal bit for bit to TemporalFilter on each row; with
+  // fewer steps than taps and more.
+  const std::vector<float> eps = AlphaKernel(10.0f, 1.0f, 1.0f, 0.01f, 1000);
+  for (int64_t steps : {40, 300}) {
+    const internal::TemporalFilter filter(eps, 1.0f, steps);
+    ASSERT_NE(filter.alpha(), nullptr);
+    Tensor rows = RandomUniform({32, steps}, 5);
+    for (bool backward : {false, true}) {
+      Tensor want = Tensor::Zeros({32, steps});
+      for (int64_t k = 0; k < 32; ++k) {
+        if (backward) {
+          filter.Backward(rows.data() + k * steps, want.data() + k * steps);
+        } else {
+          filter.Forward(rows.data() + k * steps, want.data() + k * steps);
+        }
+      }
+      for (bool wide : {false, true}) {
+        internal::SetWideKernelsEnabled(wide);
+        std::vector<float> panel(steps * 32), hist(steps * 32);
+        for (int64_t t = 0; t < steps; ++t) {
+          for (int64_t k = 0; k < 32; ++k) panel[t * 32 + k] = rows.data()[k * steps + t];
+        }
+        internal::AlphaPanel(*filter.alpha(), steps, backward, panel.data(), hist.data());
+        for (int64_t t = 0; t < steps; ++t) {
+          for (int64_t k = 0; k < 32; ++k) {
+            ASSERT_EQ(panel[t * 32 + k], want.data()[k * steps + t])
+                << "steps " << steps << " backward " << backward << " wide " << wide << " t " << t
+                << " lane " << k;
+          }
+        }
+      }
+      internal::SetWideKernelsEnabled(true);
+    }
+  }
+}
+
 TEST(PspTest, KernelLongerThanTimeIsCut) {
   std::vector<float> eps(50, 1.0f);
   Tensor x = Tensor::FromVector({1, 4}, {1, 2, 3, 4});
