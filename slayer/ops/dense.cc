@@ -545,9 +545,21 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
       grad_x->SetZero();
     } else if (grad_x->numel() > 0) {
       // grad_X[n] (I x T) = W^T (I x O) * grad_Y[n] (O x T): grad_Y is dense.
-      const int64_t blocks = NumBlocks(g.inputs, (2 * Threads() + g.batch - 1) / g.batch, 32);
-      const int64_t rows_per_block = (g.inputs + blocks - 1) / blocks;
+      int64_t blocks = NumBlocks(g.inputs, (2 * Threads() + g.batch - 1) / g.batch, 32);
+      int64_t rows_per_block = (g.inputs + blocks - 1) / blocks;
       float* gxs = grad_x->data();
+      // W^T packed once for all samples (A(i, o) = W[o, i]); blocks of rows
+      // start at the packing's row blocks.
+      const float* packed_wt = nullptr;
+      if (fast_gemm) {
+        const int64_t unit = internal::kGemmRowBlock;
+        rows_per_block = (rows_per_block + unit - 1) / unit * unit;
+        blocks = (g.inputs + rows_per_block - 1) / rows_per_block;
+        float* packed = internal::Scratch(internal::kScratchCaller,
+                                          internal::PackedGemmASize(g.inputs, g.outputs));
+        internal::PackGemmA(g.inputs, g.outputs, {w.data(), 1, g.inputs}, packed);
+        packed_wt = packed;
+      }
       internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
         for (int64_t task = begin; task < end; ++task) {
           const int64_t n = task / blocks;
@@ -556,10 +568,10 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
           if (rows <= 0) continue;
           const float* gyn = gys + n * g.outputs * g.steps;
           float* gxn = gxs + n * g.inputs * g.steps;
-          if (fast_gemm) {  // W^T read in place: A(i, o) = W[o, i]
-            internal::Gemm(rows, g.steps, g.outputs, {w.data() + i0, 1, g.inputs},
-                           {gyn, g.steps, 1}, gxn + i0 * g.steps, g.steps,
-                           /*accumulate=*/false);
+          if (fast_gemm) {
+            internal::GemmPackedA(rows, g.steps, g.outputs, packed_wt, g.inputs, i0,
+                                  {gyn, g.steps, 1}, gxn + i0 * g.steps, g.steps,
+                                  /*accumulate=*/false);
             continue;
           }
           const ConstMap gy(gyn, g.outputs, g.steps);

@@ -23,7 +23,7 @@ namespace {
 // 24 accumulators of the 32 AVX-512 registers. Blocks of the sum: kDepth
 // steps of k (a packed B panel, kDepth x kCols, is 32 KiB: L1) and kWidth
 // columns of C (the packed B block, kDepth x kWidth, is 512 KiB: L2).
-constexpr int kRows = 12;
+constexpr int kRows = kGemmRowBlock;
 constexpr int kCols = 32;
 constexpr int64_t kDepth = 256;
 constexpr int64_t kWidth = 512;
@@ -205,17 +205,21 @@ __attribute__((target("avx512f"))) void MicroKernel(int64_t depth, const float* 
 }
 #endif
 
-}  // namespace
-
-bool FastGemmAvailable() { return Enabled().load(std::memory_order_relaxed); }
-
-void SetFastGemmEnabled(bool enabled) {
-  Enabled().store(enabled && Detect(), std::memory_order_relaxed);
+#ifdef SLAYER_GEMM_AVX512
+// Blocks of the sum of about equal depth (k = 300: 150 + 150, not 256 + 44).
+int64_t DepthStep(int64_t k) {
+  const int64_t blocks = (k + kDepth - 1) / kDepth;
+  return (k + blocks - 1) / blocks;
 }
 
-void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
-          bool accumulate) {
-#ifdef SLAYER_GEMM_AVX512
+// Strips of kRows rows of A.
+int64_t Strips(int64_t m) { return (m + kRows - 1) / kRows; }
+
+// Gemm with A either packed per strip as it goes (packed_a null) or read
+// from PackGemmA's layout, from strip first_strip on.
+void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_a,
+              int64_t packed_m, int64_t first_strip, MatrixView b, float* c, int64_t ldc,
+              bool accumulate) {
   SLAYER_CHECK(FastGemmAvailable()) << "Gemm: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
@@ -227,9 +231,7 @@ void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
   thread_local PackBuffer a_buffer(kDepth * kRows), b_buffer(kDepth * kWidth);
   float* ap = a_buffer.Get();
   float* bp = b_buffer.Get();
-  // Blocks of the sum of about equal depth (k = 300: 150 + 150, not 256 + 44).
-  const int64_t blocks = (k + kDepth - 1) / kDepth;
-  const int64_t step = (k + blocks - 1) / blocks;
+  const int64_t step = DepthStep(k);
   for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
     const int64_t width = std::min(kWidth, n - j0);
     const int64_t panels = (width + kCols - 1) / kCols;
@@ -239,19 +241,81 @@ void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
       PackB(b, p0, depth, j0, width, bp);
       for (int64_t i0 = 0; i0 < m; i0 += kRows) {
         const int64_t rows = std::min<int64_t>(kRows, m - i0);
-        PackA(a, i0, rows, p0, depth, ap);
+        const float* strip = ap;
+        if (packed_a != nullptr) {
+          strip = packed_a + p0 * Strips(packed_m) * kRows +
+                  (first_strip + i0 / kRows) * depth * kRows;
+        } else {
+          PackA(a, i0, rows, p0, depth, ap);
+        }
         for (int64_t q = 0; q < panels; ++q) {
           const int64_t cols = std::min<int64_t>(kCols, width - q * kCols);
           const uint32_t mask =
               cols == kCols ? 0xffffffffu : ((uint32_t{1} << cols) - 1);
-          MicroKernel(depth, ap, bp + q * depth * kCols, c + i0 * ldc + j0 + q * kCols, ldc,
+          MicroKernel(depth, strip, bp + q * depth * kCols, c + i0 * ldc + j0 + q * kCols, ldc,
                       rows, mask, add);
         }
       }
     }
   }
+}
+#endif
+
+}  // namespace
+
+bool FastGemmAvailable() { return Enabled().load(std::memory_order_relaxed); }
+
+void SetFastGemmEnabled(bool enabled) {
+  Enabled().store(enabled && Detect(), std::memory_order_relaxed);
+}
+
+void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
+          bool accumulate) {
+#ifdef SLAYER_GEMM_AVX512
+  GemmImpl(m, n, k, a, nullptr, 0, 0, b, c, ldc, accumulate);
 #else
   SLAYER_CHECK(false) << "Gemm: built without the AVX-512 kernel";
+#endif
+}
+
+int64_t PackedGemmASize(int64_t m, int64_t k) {
+#ifdef SLAYER_GEMM_AVX512
+  return Strips(m) * kRows * std::max<int64_t>(k, 0);
+#else
+  return 0;
+#endif
+}
+
+void PackGemmA(int64_t m, int64_t k, MatrixView a, float* packed) {
+#ifdef SLAYER_GEMM_AVX512
+  if (m <= 0 || k <= 0) return;
+  const int64_t step = DepthStep(k);
+  const int64_t strips = Strips(m);
+  ParallelFor(strips, 4, [&](int64_t begin, int64_t end) {
+    for (int64_t s = begin; s < end; ++s) {
+      const int64_t i0 = s * kRows;
+      const int64_t rows = std::min<int64_t>(kRows, m - i0);
+      for (int64_t p0 = 0; p0 < k; p0 += step) {
+        const int64_t depth = std::min(step, k - p0);
+        PackA(a, i0, rows, p0, depth, packed + p0 * strips * kRows + s * depth * kRows);
+      }
+    }
+  });
+#else
+  SLAYER_CHECK(false) << "PackGemmA: built without the AVX-512 kernel";
+#endif
+}
+
+void GemmPackedA(int64_t m, int64_t n, int64_t k, const float* packed_a, int64_t packed_m,
+                 int64_t i0, MatrixView b, float* c, int64_t ldc, bool accumulate) {
+#ifdef SLAYER_GEMM_AVX512
+  SLAYER_CHECK(i0 % kRows == 0 && i0 >= 0 && i0 + m <= packed_m)
+      << "GemmPackedA: rows [" << i0 << ", " << i0 + m << ") of a packed A of " << packed_m
+      << " rows must start at a multiple of " << kRows;
+  GemmImpl(m, n, k, MatrixView{nullptr, 0, 0}, packed_a, packed_m, i0 / kRows, b, c, ldc,
+           accumulate);
+#else
+  SLAYER_CHECK(false) << "GemmPackedA: built without the AVX-512 kernel";
 #endif
 }
 

@@ -40,6 +40,17 @@ void SetFastGemmEnabled(bool enabled);
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate);
 
+// A packed once for many Gemm calls with the same A (m x k) and other Bs:
+// PackGemmA writes PackedGemmASize(m, k) floats (on the thread pool, inline
+// inside a task); GemmPackedA then multiplies rows [i0, i0 + rows) of that A
+// (i0 a multiple of kGemmRowBlock) by B, with Gemm's sums in Gemm's order.
+// Require FastGemmAvailable().
+constexpr int64_t kGemmRowBlock = 12;
+int64_t PackedGemmASize(int64_t m, int64_t k);
+void PackGemmA(int64_t m, int64_t k, MatrixView a, float* packed);
+void GemmPackedA(int64_t rows, int64_t n, int64_t k, const float* packed_a, int64_t m,
+                 int64_t i0, MatrixView b, float* c, int64_t ldc, bool accumulate);
+
 }  // namespace internal
 }  // namespace ops
 }  // namespace slayer

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -74,6 +75,37 @@ TEST_F(GemmTest, MatchesDoubleSumOverEdgesAndLayouts) {
       for (bool accumulate : {false, true}) {
         Check({s[0], s[1], s[2], (layout & 1) != 0, (layout & 2) != 0, accumulate});
         if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST_F(GemmTest, PackedAEqualsGemmBitForBit) {
+  // A packed once, then row ranges starting at row blocks multiplied by
+  // several Bs: the same values as Gemm on those rows (the same sums in the
+  // same order), for both storage orders of A and depths around the k block.
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const int64_t k : {7, 256, 300, 513}) {
+    const int64_t m = 61, n = 45;
+    std::vector<float> a(m * k), b(k * n);
+    for (float& v : a) v = uniform(rng);
+    for (float& v : b) v = uniform(rng);
+    for (bool transposed : {false, true}) {
+      const MatrixView av = transposed ? MatrixView{a.data(), 1, m} : MatrixView{a.data(), k, 1};
+      std::vector<float> packed(PackedGemmASize(m, k));
+      PackGemmA(m, k, av, packed.data());
+      for (const auto& [i0, rows] : {std::pair<int64_t, int64_t>{0, 61}, {12, 24}, {48, 13}}) {
+        for (bool accumulate : {false, true}) {
+          std::vector<float> want(rows * n, 0.5f), got = want;
+          const MatrixView ai = transposed ? MatrixView{a.data() + i0, 1, m}
+                                           : MatrixView{a.data() + i0 * k, k, 1};
+          Gemm(rows, n, k, ai, {b.data(), n, 1}, want.data(), n, accumulate);
+          GemmPackedA(rows, n, k, packed.data(), m, i0, {b.data(), n, 1}, got.data(), n,
+                      accumulate);
+          ASSERT_EQ(got, want) << "k " << k << " transposed " << transposed << " rows [" << i0
+                               << ", " << i0 + rows << ") accumulate " << accumulate;
+        }
       }
     }
   }
