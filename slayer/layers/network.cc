@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "slayer/core/check.h"
 #include "slayer/core/status.h"
 #include "slayer/core/thread_pool.h"
 #include "slayer/ops/conv.h"
@@ -28,6 +29,8 @@ class SpikingStage {
   SpikingStage(const Network* net, bool spiking) : net_(net), spiking_(spiking) {}
 
   absl::Status Forward(const Tensor& z, Tensor* out) {
+    u_panels_ = Tensor();  // u_ holds the potentials
+    u_rows_current_ = true;
     const ops::SrmParams& srm = Srm();
     const ops::PspFn psp_host = &ops::cpu::PspForward;
     const ops::SpikeForwardFn spike_host = &ops::cpu::SpikeForward;
@@ -67,13 +70,22 @@ class SpikingStage {
     neuron.theta = srm.theta;
     neuron.ts = net_->ts();
     if (!spiking_) {
+      u_panels_ = Tensor();
+      u_rows_current_ = true;
       if (out_events != nullptr) out_events->DropHandOver();
       SLAYER_RETURN_IF_ERROR(
           ops::cpu::DenseSpikingForward(x, w, neuron, &u_, nullptr, events, scratch));
       *out = u_;
       return absl::OkStatus();
     }
-    return ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch, out_events);
+    // The one pass may leave u in u_panels_ (time-major panels, streamed
+    // out), which DenseBackward reads as they are; u_ is then rebuilt only
+    // when asked for (potential()).
+    SLAYER_RETURN_IF_ERROR(ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch,
+                                                         out_events, &u_panels_));
+    panel_outputs_ = w.dim(0);
+    u_rows_current_ = u_panels_.empty();
+    return absl::OkStatus();
   }
 
   // Whether DenseBackward below may run: a spiking stage on the host after
@@ -101,11 +113,12 @@ class SpikingStage {
     neuron.theta = Srm().theta;
     neuron.ts = net_->ts();
     return ops::cpu::DenseSpikingBackward(x, w, neuron, Surrogate(), u_, grad_s, grad_z, grad_x,
-                                          grad_w, events);
+                                          grad_w, events, &u_panels_);
   }
 
   // grad_s -> grad_z.
   absl::Status Backward(const Tensor& grad_s, Tensor* grad_z) {
+    SLAYER_RETURN_IF_ERROR(RowsOfU());
     const Tensor* g = &grad_s;
     if (spiking_) {
       const ops::SurrogateParams sp = Surrogate();
@@ -122,9 +135,21 @@ class SpikingStage {
     return ops::PspBackward(*g, net_->kernels().eps, net_->ts(), grad_z);
   }
 
-  const Tensor* potential() const { return spiking_ ? &u_ : nullptr; }
+  const Tensor* potential() const {
+    if (!spiking_) return nullptr;
+    const absl::Status s = const_cast<SpikingStage*>(this)->RowsOfU();
+    SLAYER_CHECK(s.ok()) << s;  // the panels' own shape: cannot fail
+    return &u_;
+  }
 
  private:
+  // u_ from u_panels_ when the last forward left u there (once).
+  absl::Status RowsOfU() {
+    if (u_rows_current_) return absl::OkStatus();
+    SLAYER_RETURN_IF_ERROR(ops::cpu::DensePanelsToRows(u_panels_, panel_outputs_, &u_));
+    u_rows_current_ = true;
+    return absl::OkStatus();
+  }
   ops::SurrogateParams Surrogate() const {
     const ops::SrmParams srm = Srm();
     ops::SurrogateParams sp;
@@ -144,6 +169,9 @@ class SpikingStage {
   const Network* net_;
   bool spiking_;
   Tensor u_;
+  Tensor u_panels_;             // u time-major per panel, from the dense one pass
+  int64_t panel_outputs_ = 0;   // outputs of u_panels_
+  bool u_rows_current_ = true;  // u_ holds the last forward's potentials
   Tensor grad_u_;
 };
 

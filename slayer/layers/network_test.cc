@@ -180,6 +180,23 @@ TEST(NetworkTest, InputEventsGiveTheSameStepAsScanning) {
         for (int64_t i = 0; i < ga.numel(); ++i) ASSERT_EQ(ga.data()[i], gb.data()[i]) << ts;
       }
     }
+    // The first layer's potentials, which its one pass leaves as panels,
+    // are the ops' u as rows when asked for.
+    const Tensor* u = (*a)->layers()[0]->potential();
+    ASSERT_NE(u, nullptr);
+    ops::DenseNeuron neuron;
+    neuron.eps = (*a)->kernels().eps;
+    neuron.nu = (*a)->kernels().nu;
+    neuron.theta = spec.srm.theta();
+    neuron.ts = (*a)->ts();
+    Tensor scaled = x.Clone();
+    for (float& v : scaled.span()) v /= (*a)->ts();
+    Tensor u_ops, s_ops, scratch;
+    ASSERT_TRUE(ops::cpu::DenseSpikingForward(scaled, (*a)->params()[0]->value, neuron, &u_ops,
+                                              &s_ops, nullptr, &scratch)
+                    .ok());
+    ASSERT_EQ(u->shape(), u_ops.shape());
+    for (int64_t i = 0; i < u->numel(); ++i) ASSERT_EQ(u->data()[i], u_ops.data()[i]) << ts;
     // Events for another batch size are an error naming them.
     absl::Status s = (*a)->Forward(x, true, 0, absl::MakeConstSpan(events).subspan(1));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

@@ -325,7 +325,7 @@ void TemporalFilter::Rows(const float* x, int64_t rows, float* out, bool backwar
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
-#define SLAYER_ALPHA_AVX512 1
+#define SLAYER_UTIL_AVX512 1
 namespace {
 // AlphaLanesGrouped<4> with its 32 lanes as two AVX-512 groups: the same
 // operations lane by lane.
@@ -356,7 +356,7 @@ __attribute__((target("avx512f"))) void AlphaPanel16(const AlphaRecursion& a, in
 
 void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                 float* hist) {
-#ifdef SLAYER_ALPHA_AVX512
+#ifdef SLAYER_UTIL_AVX512
   if (CpuHasAvx512F() && WideKernelsEnabled()) {
     AlphaPanel16(a, steps, backward, buf, hist);
     return;
@@ -373,6 +373,27 @@ void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* b
 void AlphaLanes16(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                   float* hist) {
   AlphaLanesGrouped<2>(a, steps, backward, buf, hist);
+}
+
+#ifdef SLAYER_UTIL_AVX512
+namespace {
+__attribute__((target("avx512f"))) void StreamCopy16(const float* src, int64_t n, float* dst) {
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_stream_ps(dst + i, _mm512_loadu_ps(src + i));
+  _mm_sfence();
+  for (; i < n; ++i) dst[i] = src[i];
+}
+}  // namespace
+#endif
+
+void StreamCopy(const float* src, int64_t n, float* dst) {
+#ifdef SLAYER_UTIL_AVX512
+  if (CpuHasAvx512F() && WideKernelsEnabled() && reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
+    StreamCopy16(src, n, dst);
+    return;
+  }
+#endif
+  std::memcpy(dst, src, sizeof(float) * std::max<int64_t>(n, 0));
 }
 
 bool CpuHasAvx512F() {

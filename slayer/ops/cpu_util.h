@@ -95,6 +95,12 @@ void AlphaLanes8(const AlphaRecursion& a, int64_t steps, bool backward, float* b
 void AlphaLanes16(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                   float* hist);
 
+// dst[0, n) = src[0, n), with non-temporal (streaming) stores where the CPU
+// has AVX-512 and dst is 64-byte aligned: for outputs written once and read
+// much later, which then neither evict the cache nor are read before being
+// written. Ordered before later stores of this thread (sfence).
+void StreamCopy(const float* src, int64_t n, float* dst);
+
 // Whether the CPU has AVX-512F and the OS saves its registers (read once).
 bool CpuHasAvx512F();
 // Whether kernels may take their AVX-512 variants where the CPU has them

@@ -265,9 +265,12 @@ void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> 
 // With s_events (one run of panels per sample: each task writes whole
 // samples, panel by panel in order), the rows of s just written are scanned
 // while in cache into s_events->samples[n].
+// With u_panels, u goes there time-major per panel (contiguous, streamed)
+// instead of into us.
 void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
                           const internal::AlphaRecursion& alpha, const DenseNeuron& neuron,
-                          float* us, float* ss, DenseEvents::Impl* s_events) {
+                          float* us, float* ss, DenseEvents::Impl* s_events, float* u_panels) {
+  const int64_t panels = internal::NumPanels(g.outputs);
   const float amplitude = 1.0f / neuron.ts;
   ScatterPanels(g, e, ws, [&](int64_t n, int64_t o0, int64_t width, float* acc) {
     float* hist = internal::Scratch(internal::kScratchB, g.steps * internal::kPanel);
@@ -283,7 +286,13 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
         for (int64_t k = 0; k < width; ++k) rows.AddRow(ss + offset + k * g.steps, g.steps);
       }
     }
-    internal::StorePanelTransposed(acc, g.steps, width, us + offset, g.steps);
+    if (u_panels != nullptr) {
+      internal::StreamCopy(acc, g.steps * internal::kPanel,
+                           u_panels + (n * panels + o0 / internal::kPanel) * g.steps *
+                                          internal::kPanel);
+    } else {
+      internal::StorePanelTransposed(acc, g.steps, width, us + offset, g.steps);
+    }
   });
 }
 
@@ -348,8 +357,13 @@ int64_t WholeInputPanels(const DenseGeometry& g) {
 // through the psp recursion and is scattered into grad_W's panel while in
 // cache. grad_z (gzs, when not null) is stored from the panel. The same
 // operations per element in the same order as the two.
+// u is read from us (rows) or, when not null, from u_panels (time-major
+// panels, as DenseSpikingForward writes them); then grad_s is transposed
+// into the panel first and the surrogate taken there (the same values: the
+// surrogate of an element does not depend on where it sits).
 void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
-                           const float* gss, const float* us, const SurrogateParams& surrogate,
+                           const float* gss, const float* us, const float* u_panels,
+                           const SurrogateParams& surrogate,
                            const internal::AlphaRecursion& alpha, float* gzs, float* gws) {
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
@@ -364,8 +378,15 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
       float* panel = rows + g.steps * kPanel;  // hist of the recursion after the transpose
       for (int64_t n = 0; n < g.batch; ++n) {
         const int64_t offset = (n * g.outputs + o0) * g.steps;
-        internal::SurrogateRows(surrogate, gss + offset, us + offset, width * g.steps, rows);
-        internal::PackPanels(rows, width, g.steps, g.steps, panel);  // inline in a task
+        if (u_panels != nullptr) {
+          internal::PackPanels(gss + offset, width, g.steps, g.steps, panel);  // inline in a task
+          internal::SurrogateRows(surrogate, panel,
+                                  u_panels + (n * panels + p) * g.steps * kPanel,
+                                  g.steps * kPanel, panel);
+        } else {
+          internal::SurrogateRows(surrogate, gss + offset, us + offset, width * g.steps, rows);
+          internal::PackPanels(rows, width, g.steps, g.steps, panel);  // inline in a task
+        }
         internal::AlphaPanel(alpha, g.steps, /*backward=*/true, panel, rows);
         internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
         if (gzs != nullptr) {
@@ -482,7 +503,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
 
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
-                                 DenseEvents* s_events) {
+                                 DenseEvents* s_events, Tensor* u_panels) {
   constexpr char kOp[] = "DenseSpikingForward";
   if (s_events != nullptr) s_events->DropHandOver();
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
@@ -508,20 +529,31 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   const bool fused = g.inputs > 0 && g.outputs > 0 && g.steps > 0 && filter.alpha() != nullptr &&
                      TakeOrRecordEvents(g, x, /*keep=*/events != nullptr, &e);
   if (!fused) {  // the three ops in turn (the events, if any, stay recorded)
+    if (u_panels != nullptr) *u_panels = Tensor();
     SLAYER_RETURN_IF_ERROR(cpu::DenseForward(x, w, scratch, events));
     SLAYER_RETURN_IF_ERROR(cpu::PspForward(*scratch, neuron.eps, neuron.ts, u));
     if (s == nullptr) return absl::OkStatus();
     return cpu::SpikeForward(u, neuron.nu, neuron.theta, neuron.ts, s);
   }
-  SLAYER_RETURN_IF_ERROR(EnsureShape(u, g.y_shape(), Device::kCpu));
+  float* panels_out = nullptr;
+  if (u_panels != nullptr && s != nullptr && WholeInputPanels(g) > 0) {
+    SLAYER_RETURN_IF_ERROR(EnsureShape(
+        u_panels, {g.batch, internal::NumPanels(g.outputs), g.steps, internal::kPanel},
+        Device::kCpu));
+    panels_out = u_panels->data();
+  } else {
+    if (u_panels != nullptr) *u_panels = Tensor();
+    SLAYER_RETURN_IF_ERROR(EnsureShape(u, g.y_shape(), Device::kCpu));
+  }
   if (s != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(s, g.y_shape(), Device::kCpu));
   DenseEvents::Impl* hand = nullptr;
   if (s != nullptr && s_events != nullptr && PanelRuns(g) == 1) {
     hand = &s_events->impl();
     if (static_cast<int64_t>(hand->samples.size()) < g.batch) hand->samples.resize(g.batch);
   }
-  SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron, u->data(),
-                       s != nullptr ? s->data() : nullptr, hand);
+  SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron,
+                       panels_out != nullptr ? nullptr : u->data(),
+                       s != nullptr ? s->data() : nullptr, hand, panels_out);
   if (hand != nullptr) {
     hand->source = *s;
     hand->total = 0;
@@ -627,16 +659,52 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
   return absl::OkStatus();
 }
 
+absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* u) {
+  SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, "DensePanelsToRows", "u"));
+  using internal::kPanel;
+  if (u_panels.rank() != 4 || u_panels.dim(3) != kPanel || outputs < 0 ||
+      u_panels.dim(1) != internal::NumPanels(outputs) || !u_panels.is_cpu()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DensePanelsToRows: expected host panels [N, ", internal::NumPanels(outputs), ", T, ",
+        kPanel, "] of ", outputs, " outputs, got ", ShapeString(u_panels.shape())));
+  }
+  const int64_t batch = u_panels.dim(0), panels = u_panels.dim(1), steps = u_panels.dim(2);
+  SLAYER_RETURN_IF_ERROR(EnsureShape(u, {batch, outputs, 1, 1, steps}, Device::kCpu));
+  const float* src = u_panels.data();
+  float* dst = u->data();
+  internal::ParallelFor(batch * panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / panels, p = task % panels;
+      const int64_t o0 = p * kPanel;
+      internal::StorePanelTransposed(src + task * steps * kPanel, steps,
+                                     std::min(kPanel, outputs - o0),
+                                     dst + (n * outputs + o0) * steps, steps);
+    }
+  });
+  return absl::OkStatus();
+}
+
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
-                                  Tensor* grad_w, DenseEvents* events) {
+                                  Tensor* grad_w, DenseEvents* events, const Tensor* u_panels) {
   constexpr char kOp[] = "DenseSpikingBackward";
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_z, kOp, "grad_z"));
   SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckBackwardArgs(kOp, x, w, grad_s));
-  SLAYER_RETURN_IF_ERROR(CheckShape(u, g.y_shape(), absl::StrCat(kOp, ": u")));
-  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: x", &x},
-                                                        {"DenseSpikingBackward: u", &u}}));
+  if (u_panels != nullptr && u_panels->empty()) u_panels = nullptr;
+  if (u_panels != nullptr) {
+    SLAYER_RETURN_IF_ERROR(CheckShape(
+        *u_panels, {g.batch, internal::NumPanels(g.outputs), g.steps, internal::kPanel},
+        absl::StrCat(kOp, ": u_panels")));
+    SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: u_panels",
+                                                           u_panels}}));
+  } else {
+    SLAYER_RETURN_IF_ERROR(CheckShape(u, g.y_shape(), absl::StrCat(kOp, ": u")));
+  }
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: x", &x}}));
+  if (u_panels == nullptr) {
+    SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: u", &u}}));
+  }
   SLAYER_RETURN_IF_ERROR(internal::CheckTs(neuron.ts, kOp));
   if (grad_z == &u || grad_z == &grad_s || grad_z == grad_x || grad_z == grad_w ||
       (!grad_z->empty() && (grad_z->SharesStorageWith(u) || grad_z->SharesStorageWith(grad_s)))) {
@@ -650,9 +718,11 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
     e = &EventsFor(g, x, events);
     if (!e->sparse) e = nullptr;
   }
-  if (e == nullptr) {  // the two ops in turn
-    SLAYER_RETURN_IF_ERROR(
-        cpu::SurrogatePspBackward(grad_s, u, surrogate, neuron.eps, neuron.ts, grad_z));
+  if (e == nullptr) {  // the two ops in turn (u as rows)
+    Tensor rows;
+    if (u_panels != nullptr) SLAYER_RETURN_IF_ERROR(DensePanelsToRows(*u_panels, g.outputs, &rows));
+    SLAYER_RETURN_IF_ERROR(cpu::SurrogatePspBackward(
+        grad_s, u_panels != nullptr ? rows : u, surrogate, neuron.eps, neuron.ts, grad_z));
     return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
   }
   // The surrogate's parameters are checked as SurrogatePspBackward checks them.
@@ -664,8 +734,10 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
   }
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
   if (grad_x != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));
-  SpikingWeightGradient(g, *e, grad_s.data(), u.data(), surrogate, *filter.alpha(),
-                        grad_x != nullptr ? grad_z->data() : nullptr, grad_w->data());
+  SpikingWeightGradient(g, *e, grad_s.data(), u_panels != nullptr ? nullptr : u.data(),
+                        u_panels != nullptr ? u_panels->data() : nullptr, surrogate,
+                        *filter.alpha(), grad_x != nullptr ? grad_z->data() : nullptr,
+                        grad_w->data());
   if (grad_x == nullptr) return absl::OkStatus();
   return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
 }

@@ -100,9 +100,18 @@ namespace cpu {
 // next DenseForward or DenseSpikingForward on s with s_events as its
 // `events` takes them instead of scanning s, once; s must not change in
 // between. Without the one pass (or with few samples) nothing is handed over.
+//
+// With u_panels, the one pass (with s, and grad_W's panels enough tasks for
+// the threads, as DenseSpikingBackward's one pass needs) writes u there
+// instead, time-major per panel of 32 outputs: u_panels [N, P, T, 32] with
+// u_panels[n][p][t][k] = u[n][32p + k][t] (outputs past O: unspecified),
+// written as contiguous streams, and leaves u as it was. Otherwise u is
+// written and u_panels left empty: callers tell the two apart by that.
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
-                                 DenseEvents* s_events = nullptr);
+                                 DenseEvents* s_events = nullptr, Tensor* u_panels = nullptr);
+// u [N, O, 1, 1, T] from DenseSpikingForward's u_panels.
+absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* u);
 
 // The backward of DenseSpikingForward (with s), host tensors: the
 // surrogate and psp backward of the stage, then the dense op's:
@@ -114,11 +123,14 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
 // grad_w's event scatter while in cache, and grad_z is only stored (for
 // grad_x's GEMM) when grad_x is wanted. The same values as the two ops (the
 // same operations per element in the same order). grad_z is scratch: its
-// contents are unspecified after the one pass without grad_x.
+// contents are unspecified after the one pass without grad_x. With a
+// non-empty u_panels (DenseSpikingForward's), u is read from there and the
+// `u` argument is not used.
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
-                                  Tensor* grad_w, DenseEvents* events);
+                                  Tensor* grad_w, DenseEvents* events,
+                                  const Tensor* u_panels = nullptr);
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,

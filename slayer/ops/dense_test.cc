@@ -336,6 +336,63 @@ TEST(DenseTest, SpikingBackwardEqualsTheTwoOps) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("grad_z must not share storage"));
 }
 
+TEST(DenseTest, PotentialsAsPanelsGiveTheSameStep) {
+  // DenseSpikingForward may leave u time-major per panel (u_panels) when the
+  // backward's one pass will read it: the rows rebuilt from the panels, s,
+  // and the backward from the panels equal the row layout's bit for bit.
+  // Fewer than 32 inputs: whole-input panels on any thread count.
+  SrmParams srm;
+  SurrogateParams sp;
+  sp.theta = srm.theta;
+  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 150);
+  DenseNeuron neuron;
+  neuron.eps = kernels.eps;
+  neuron.nu = kernels.nu;
+  neuron.theta = srm.theta;
+  Tensor x = testing::RandomSpikes({3, 24, 1, 1, 150}, 0.05f, 1.0f, 51);
+  Tensor w = RandomUniform({70, 24}, 52, -4.0f, 4.0f);  // a partial third panel
+  for (bool wide : {true, false}) {
+    internal::SetWideKernelsEnabled(wide);
+    SCOPED_TRACE(::testing::Message() << "wide " << wide);
+    Tensor u1, s1, scratch1, u2, s2, scratch2, panels, rows;
+    DenseEvents e1, e2;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u1, &s1, &e1, &scratch1));
+    SLAYER_ASSERT_OK(
+        cpu::DenseSpikingForward(x, w, neuron, &u2, &s2, &e2, &scratch2, nullptr, &panels));
+    ASSERT_FALSE(panels.empty());
+    EXPECT_EQ(panels.shape(), (Shape{3, 3, 150, 32}));
+    EXPECT_TRUE(u2.empty());  // u left as it was
+    SLAYER_ASSERT_OK(cpu::DensePanelsToRows(panels, 70, &rows));
+    SLAYER_EXPECT_OK(testing::ExpectClose(rows, u1, 0, 0, "u from the panels"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(s2, s1, 0, 0, "s"));
+    int64_t spikes = 0;
+    for (float v : s1.span()) spikes += v != 0.0f;
+    EXPECT_GT(spikes, 0);
+    Tensor gs = RandomUniform(u1.shape(), 53);
+    Tensor gz1, gx1, gw1, gz2, gx2, gw2;
+    SLAYER_ASSERT_OK(
+        cpu::DenseSpikingBackward(x, w, neuron, sp, u1, gs, &gz1, &gx1, &gw1, &e1));
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), gs, &gz2, &gx2, &gw2,
+                                               &e2, &panels));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw2, gw1, 0, 0, "grad_w from the panels"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx2, gx1, 0, 0, "grad_x from the panels"));
+    // Without grad_w the two ops run, on the rows rebuilt from the panels.
+    Tensor gz3, gx3;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), gs, &gz3, &gx3,
+                                               nullptr, &e2, &panels));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx3, gx1, 0, 0, "grad_x, two ops, from the panels"));
+    // Without s (no spikes wanted) u is written as rows.
+    Tensor u4, scratch4, panels4;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w, neuron, &u4, nullptr, nullptr, &scratch4,
+                                              nullptr, &panels4));
+    EXPECT_TRUE(panels4.empty());
+    EXPECT_FALSE(u4.empty());
+  }
+  internal::SetWideKernelsEnabled(true);
+  Tensor bad = Tensor::Zeros({3, 2, 150, 32}), rows;
+  EXPECT_EQ(cpu::DensePanelsToRows(bad, 70, &rows).code(), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {
   // Layer 1's one pass hands over the events of its spikes s1; layer 2's
   // forward on s1 takes them (the same u and s as scanning s1), its backward
