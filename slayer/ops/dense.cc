@@ -219,19 +219,21 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   internal::PackPanels(ws, g.outputs, g.inputs, g.inputs, packed);
   const int64_t runs = PanelRuns(g);
   const int64_t per_run = (panels + runs - 1) / runs;
+  // A chunk of tasks runs panel by panel, each panel for all the chunk's
+  // samples while it is in L2 (the packed W is larger than L2); each sample
+  // still gets its panels in increasing order.
   internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t n = task / runs;
-      const int64_t p0 = (task % runs) * per_run;
-      const int64_t p1 = std::min(panels, p0 + per_run);
-      const internal::EventRows& events = e.by_time[n];
-      float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
-      for (int64_t p = p0; p < p1; ++p) {
-        const float* panel = packed + p * g.inputs * kPanel;
+    float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
+    for (int64_t p = 0; p < panels; ++p) {
+      const float* panel = packed + p * g.inputs * kPanel;
+      const int64_t o0 = p * kPanel;
+      for (int64_t task = begin; task < end; ++task) {
+        const int64_t p0 = (task % runs) * per_run;
+        if (p < p0 || p >= std::min(panels, p0 + per_run)) continue;
+        const int64_t n = task / runs;
         // Row t of acc sums, in increasing input, the weights of the inputs
         // that spiked at t (as scattering input by input would).
-        internal::GatherRows(events, 0, g.steps, panel, /*accumulate=*/false, acc);
-        const int64_t o0 = p * kPanel;
+        internal::GatherRows(e.by_time[n], 0, g.steps, panel, /*accumulate=*/false, acc);
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
     }
