@@ -165,42 +165,50 @@ void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, f
 
 #ifdef SLAYER_GEMM_AVX512
 // C[r, j] (+)= sum_p ap[p * kRows + r] * bp[p * kCols + j] for r < rows and
-// the columns j whose bits are set in mask (low 16: the first vector).
-__attribute__((target("avx512f"))) void MicroKernel(int64_t depth, const float* ap,
-                                                     const float* bp, float* c, int64_t ldc,
-                                                     int64_t rows, uint32_t mask,
-                                                     bool accumulate) {
-  __m512 acc[kRows][2];
+// the columns j whose bits are set in mask (low 16: the first vector). With
+// kVectors 1 only the first 16 columns are computed (a last panel of at most
+// 16 columns: the second vector's FMAs would all be masked out).
+template <int kVectors>
+__attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float* ap,
+                                                      const float* bp, float* c, int64_t ldc,
+                                                      int64_t rows, uint32_t mask,
+                                                      bool accumulate) {
+  __m512 acc[kRows][kVectors];
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r) {
-    acc[r][0] = _mm512_setzero_ps();
-    acc[r][1] = _mm512_setzero_ps();
+    for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_setzero_ps();
   }
   for (int64_t p = 0; p < depth; ++p) {
-    const __m512 b0 = _mm512_load_ps(bp);
-    const __m512 b1 = _mm512_load_ps(bp + 16);
+    __m512 b[kVectors];
+    for (int v = 0; v < kVectors; ++v) b[v] = _mm512_load_ps(bp + 16 * v);
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
       const __m512 a = _mm512_set1_ps(ap[r]);
-      acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
+      for (int v = 0; v < kVectors; ++v) acc[r][v] = _mm512_fmadd_ps(a, b[v], acc[r][v]);
     }
     ap += kRows;
     bp += kCols;
   }
-  const __mmask16 m0 = static_cast<__mmask16>(mask & 0xffff);
-  const __mmask16 m1 = static_cast<__mmask16>(mask >> 16);
+  const __mmask16 m[2] = {static_cast<__mmask16>(mask & 0xffff),
+                          static_cast<__mmask16>(mask >> 16)};
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r) {
     if (r >= rows) break;
     float* row = c + r * ldc;
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
-    if (accumulate) {
-      v0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, row), v0);
-      v1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, row + 16), v1);
+    for (int v = 0; v < kVectors; ++v) {
+      __m512 x = acc[r][v];
+      if (accumulate) x = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], row + 16 * v), x);
+      _mm512_mask_storeu_ps(row + 16 * v, m[v], x);
     }
-    _mm512_mask_storeu_ps(row, m0, v0);
-    _mm512_mask_storeu_ps(row + 16, m1, v1);
+  }
+}
+
+void MicroKernel(int64_t depth, const float* ap, const float* bp, float* c, int64_t ldc,
+                 int64_t rows, uint32_t mask, bool accumulate) {
+  if ((mask >> 16) == 0) {
+    MicroKernelN<1>(depth, ap, bp, c, ldc, rows, mask, accumulate);
+  } else {
+    MicroKernelN<2>(depth, ap, bp, c, ldc, rows, mask, accumulate);
   }
 }
 #endif
