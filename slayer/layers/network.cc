@@ -106,15 +106,20 @@ class SpikingStage {
   // grad_x's GEMM.
   absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_s,
                              ops::DenseEvents* events, Tensor* grad_z, Tensor* grad_x,
-                             Tensor* grad_w) {
+                             Tensor* grad_w, const ops::DenseGradFactor* grad_s_factor = nullptr,
+                             bool keep_grad_z = false) {
     ops::DenseNeuron neuron;
     neuron.eps = net_->kernels().eps;
     neuron.nu = net_->kernels().nu;
     neuron.theta = Srm().theta;
     neuron.ts = net_->ts();
     return ops::cpu::DenseSpikingBackward(x, w, neuron, Surrogate(), u_, grad_s, grad_z, grad_x,
-                                          grad_w, events, &u_panels_);
+                                          grad_w, events, &u_panels_, grad_s_factor,
+                                          keep_grad_z);
   }
+
+  // Whether the last forward left u as panels (the dense one pass).
+  bool HasUPanels() const { return !u_panels_.empty(); }
 
   // grad_s -> grad_z.
   absl::Status Backward(const Tensor& grad_s, Tensor* grad_z) {
@@ -175,6 +180,10 @@ class SpikingStage {
   Tensor grad_u_;
 };
 
+// Dense layers of at most this many outputs hand their input gradient to a
+// dense layer before them as factors (Network::Backward).
+constexpr int64_t kFactorMaxOutputs = 32;
+
 void InitUniform(Tensor* t, float bound, Rng& rng) {
   for (float& v : t->span()) v = rng.Uniform(-bound, bound);
 }
@@ -210,6 +219,28 @@ class DenseLayer : public Layer {
   }
   const Tensor* potential() const override { return stage_.potential(); }
   std::vector<Param*> params() override { return {&weight_}; }
+
+  // The input gradient left as its factors (Network::Backward, for a narrow
+  // layer): Backward without grad_in, keeping grad_z; then grad_factor().
+  int64_t outputs() const { return weight_.value.dim(0); }
+  absl::Status BackwardKeepingGradZ(const Tensor& grad_out) {
+    if (stage_.CanFuseDenseBackward(input_)) {
+      return stage_.DenseBackward(input_, weight_.value, grad_out, &events_, &grad_z_, nullptr,
+                                  &weight_.grad, nullptr, /*keep_grad_z=*/true);
+    }
+    SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
+    return ops::DenseBackward(input_, weight_.value, grad_z_, nullptr, &weight_.grad, &events_);
+  }
+  ops::DenseGradFactor grad_factor() const { return {&weight_.value, &grad_z_}; }
+  // Whether Backward can take its grad_out as factors in its one pass (the
+  // forward left u as panels, so that pass will run).
+  bool TakesGradFactor() const {
+    return stage_.CanFuseDenseBackward(input_) && stage_.HasUPanels();
+  }
+  absl::Status BackwardFromFactor(const ops::DenseGradFactor& grad_out, Tensor* grad_in) {
+    return stage_.DenseBackward(input_, weight_.value, Tensor(), &events_, &grad_z_, grad_in,
+                                &weight_.grad, &grad_out);
+  }
 
  private:
   SpikingStage stage_;
@@ -491,14 +522,31 @@ absl::Status Network::Backward(const Tensor& grad_output) {
         absl::StrCat("Backward: gradient shape ", ShapeString(grad_output.shape()),
                      " differs from the output's ", ShapeString(output().shape())));
   }
+  const auto named = [this](int i, const absl::Status& s) {
+    return absl::Status(s.code(), absl::StrCat("layer '", layers_[i]->name(), "': ", s.message()));
+  };
   const Tensor* g = &grad_output;
   for (int i = static_cast<int>(layers_.size()) - 1; i >= 0; --i) {
+    // A narrow dense layer (a classifier's outputs) after a dense layer
+    // that can take it: its input gradient stays as W^T grad_z, and the
+    // layer before computes the panels it needs from that (the [N, I, T]
+    // tensor is never stored).
+    auto* narrow = dynamic_cast<DenseLayer*>(layers_[i].get());
+    auto* before = i > 0 ? dynamic_cast<DenseLayer*>(layers_[i - 1].get()) : nullptr;
+    if (narrow != nullptr && before != nullptr && narrow->outputs() <= kFactorMaxOutputs &&
+        before->TakesGradFactor()) {
+      absl::Status s = narrow->BackwardKeepingGradZ(*g);
+      if (!s.ok()) return named(i, s);
+      Tensor* grad_in = i > 1 ? &grads_[i - 1] : nullptr;
+      s = before->BackwardFromFactor(narrow->grad_factor(), grad_in);
+      if (!s.ok()) return named(i - 1, s);
+      g = grad_in;
+      --i;
+      continue;
+    }
     Tensor* grad_in = i > 0 ? &grads_[i] : nullptr;
     absl::Status s = layers_[i]->Backward(*g, grad_in);
-    if (!s.ok()) {
-      return absl::Status(s.code(),
-                          absl::StrCat("layer '", layers_[i]->name(), "': ", s.message()));
-    }
+    if (!s.ok()) return named(i, s);
     g = grad_in;
   }
   return absl::OkStatus();

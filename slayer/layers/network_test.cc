@@ -1,5 +1,6 @@
 #include "slayer/layers/network.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -208,6 +209,35 @@ TEST(NetworkTest, InputEventsGiveTheSameStepAsScanning) {
   )pb"), 1);
   ASSERT_TRUE(conv.ok());
   EXPECT_FALSE((*conv)->TakesInputEvents());
+}
+
+TEST(NetworkTest, NarrowLastLayerHandsItsInputGradientAsFactors) {
+  // Network::Backward lets a dense 10-output layer hand W^T grad_z to the
+  // dense layer before it without storing the product: the gradients equal
+  // those of the layers' own Backward calls one after the other.
+  const config::NetworkSpec spec =
+      Spec(R"pb(simulation { ts_ms: 1 sample_ms: 60 } arch: "4x3x2-64-10")pb");
+  auto a = Network::Create(spec, 4);
+  auto b = Network::Create(spec, 4);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Tensor x = RandomSpikes({3, 2, 4, 3, 60}, 0.05f, 12);
+  ASSERT_TRUE((*a)->Forward(x, true).ok());
+  ASSERT_TRUE((*b)->Forward(x, true).ok());
+  Tensor grad = RandomSpikes((*a)->output().shape(), 0.5f, 13);
+  ASSERT_TRUE((*a)->Backward(grad).ok());
+  Tensor between;
+  ASSERT_TRUE((*b)->layers()[1]->Backward(grad, &between).ok());
+  ASSERT_TRUE((*b)->layers()[0]->Backward(between, nullptr).ok());
+  for (size_t p = 0; p < (*a)->params().size(); ++p) {
+    const Tensor& ga = (*a)->params()[p]->grad;
+    const Tensor& gb = (*b)->params()[p]->grad;
+    double largest = 0.0;
+    for (int64_t i = 0; i < gb.numel(); ++i) largest = std::max(largest, std::abs(double{gb.data()[i]}));
+    ASSERT_GT(largest, 0.0) << "no gradient: the case tests nothing";
+    for (int64_t i = 0; i < ga.numel(); ++i) {
+      ASSERT_NEAR(ga.data()[i], gb.data()[i], 1e-6 * largest) << (*a)->params()[p]->name << " " << i;
+    }
+  }
 }
 
 TEST(NetworkTest, ExportImportRoundTripAndErrors) {

@@ -359,14 +359,64 @@ int64_t WholeInputPanels(const DenseGeometry& g) {
 // through the psp recursion and is scattered into grad_W's panel while in
 // cache. grad_z (gzs, when not null) is stored from the panel. The same
 // operations per element in the same order as the two.
+// panel[t * 32 + k] = sum_c wn[c * outputs + o0 + k] * gz[c * steps + t] for
+// k < width (zero past it), c < classes in increasing order with one FMA
+// each from zero: what Gemm gives grad_s = Wn^T grad_z element by element.
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__AVX2__)
+#define SLAYER_DENSE_AVX512 1
+__attribute__((target("avx512f"))) void FactorPanel16(const float* wn, int64_t classes,
+                                                       int64_t outputs, int64_t o0,
+                                                       int64_t width, const float* gz,
+                                                       int64_t steps, float* panel) {
+  const uint32_t bits = width >= 32 ? 0xffffffffu : ((uint32_t{1} << width) - 1);
+  const __mmask16 m0 = static_cast<__mmask16>(bits & 0xffff);
+  const __mmask16 m1 = static_cast<__mmask16>(bits >> 16);
+  for (int64_t t = 0; t < steps; ++t) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    for (int64_t c = 0; c < classes; ++c) {
+      const float* row = wn + c * outputs + o0;
+      const __m512 v = _mm512_set1_ps(gz[c * steps + t]);
+      a0 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m0, row), a0);
+      a1 = _mm512_fmadd_ps(v, _mm512_maskz_loadu_ps(m1, row + 16), a1);
+    }
+    _mm512_storeu_ps(panel + t * internal::kPanel, a0);
+    _mm512_storeu_ps(panel + t * internal::kPanel + 16, a1);
+  }
+}
+#endif
+
+void FactorPanel(const float* wn, int64_t classes, int64_t outputs, int64_t o0, int64_t width,
+                 const float* gz, int64_t steps, float* panel) {
+#ifdef SLAYER_DENSE_AVX512
+  if (internal::CpuHasAvx512F()) {
+    FactorPanel16(wn, classes, outputs, o0, width, gz, steps, panel);
+    return;
+  }
+#endif
+  for (int64_t t = 0; t < steps; ++t) {
+    for (int64_t k = 0; k < internal::kPanel; ++k) {
+      float acc = 0.0f;
+      if (k < width) {
+        for (int64_t c = 0; c < classes; ++c) {
+          acc = std::fma(gz[c * steps + t], wn[c * outputs + o0 + k], acc);
+        }
+      }
+      panel[t * internal::kPanel + k] = acc;
+    }
+  }
+}
+
 // u is read from us (rows) or, when not null, from u_panels (time-major
 // panels, as DenseSpikingForward writes them); then grad_s is transposed
 // into the panel first and the surrogate taken there (the same values: the
 // surrogate of an element does not depend on where it sits).
+// With a factor (u_panels then given), grad_s's panel is computed from it
+// (FactorPanel) instead of read from gss.
 void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
-                           const float* gss, const float* us, const float* u_panels,
-                           const SurrogateParams& surrogate,
+                           const float* gss, const DenseGradFactor* factor, const float* us,
+                           const float* u_panels, const SurrogateParams& surrogate,
                            const internal::AlphaRecursion& alpha, float* gzs, float* gws) {
+  const int64_t classes = factor != nullptr ? factor->w->dim(0) : 0;
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
   internal::ParallelFor(panels, 1, [&](int64_t begin, int64_t end) {
@@ -380,7 +430,13 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
       float* panel = rows + g.steps * kPanel;  // hist of the recursion after the transpose
       for (int64_t n = 0; n < g.batch; ++n) {
         const int64_t offset = (n * g.outputs + o0) * g.steps;
-        if (u_panels != nullptr) {
+        if (factor != nullptr) {
+          FactorPanel(factor->w->data(), classes, g.outputs, o0, width,
+                      factor->grad_z->data() + n * classes * g.steps, g.steps, panel);
+          internal::SurrogateRows(surrogate, panel,
+                                  u_panels + (n * panels + p) * g.steps * kPanel,
+                                  g.steps * kPanel, panel);
+        } else if (u_panels != nullptr) {
           internal::PackPanels(gss + offset, width, g.steps, g.steps, panel);  // inline in a task
           internal::SurrogateRows(surrogate, panel,
                                   u_panels + (n * panels + p) * g.steps * kPanel,
@@ -398,6 +454,53 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
       internal::StorePanelTransposed(acc, g.inputs, width, gws + o0 * g.inputs, g.inputs);
     }
   });
+}
+
+// The factor of grad_s for geometry g: w [C, O], grad_z [N, C, 1, 1, T]
+// (host).
+absl::Status CheckGradFactor(const char* op, const DenseGradFactor& f, const DenseGeometry& g) {
+  if (f.w == nullptr || f.grad_z == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_s factor without w or grad_z"));
+  }
+  if (f.w->rank() != 2 || f.w->dim(1) != g.outputs || f.w->dim(0) < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(op, ": grad_s factor w: expected [C, ",
+                                                   g.outputs, "], got ",
+                                                   ShapeString(f.w->shape())));
+  }
+  SLAYER_RETURN_IF_ERROR(CheckShape(*f.grad_z, {g.batch, f.w->dim(0), 1, 1, g.steps},
+                                    absl::StrCat(op, ": grad_s factor grad_z")));
+  return CheckSameDevice(Device::kCpu, {{"grad_s factor w", f.w}, {"grad_s factor grad_z",
+                                                                   f.grad_z}});
+}
+
+// grad_s = w^T grad_z per sample, as DenseBackward computes an input
+// gradient.
+absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, Tensor* out) {
+  SLAYER_RETURN_IF_ERROR(EnsureShape(out, g.y_shape(), Device::kCpu));
+  const int64_t classes = f.w->dim(0);
+  const bool fast_gemm = internal::FastGemmAvailable();
+  const float* packed = nullptr;
+  if (fast_gemm) {
+    float* buffer = internal::Scratch(internal::kScratchCaller,
+                                      internal::PackedGemmASize(g.outputs, classes));
+    internal::PackGemmA(g.outputs, classes, {f.w->data(), 1, g.outputs}, buffer);
+    packed = buffer;
+  }
+  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) {
+      const float* gz = f.grad_z->data() + n * classes * g.steps;
+      float* gs = out->data() + n * g.outputs * g.steps;
+      if (fast_gemm) {
+        internal::GemmPackedA(g.outputs, g.steps, classes, packed, g.outputs, 0,
+                              {gz, g.steps, 1}, gs, g.steps, /*accumulate=*/false);
+      } else {
+        MutableMap(gs, g.outputs, g.steps).noalias() =
+            ConstMap(f.w->data(), classes, g.outputs).transpose() *
+            ConstMap(gz, classes, g.steps);
+      }
+    }
+  });
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -689,10 +792,17 @@ absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* 
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
-                                  Tensor* grad_w, DenseEvents* events, const Tensor* u_panels) {
+                                  Tensor* grad_w, DenseEvents* events, const Tensor* u_panels,
+                                  const DenseGradFactor* grad_s_factor, bool keep_grad_z) {
   constexpr char kOp[] = "DenseSpikingBackward";
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_z, kOp, "grad_z"));
-  SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckBackwardArgs(kOp, x, w, grad_s));
+  DenseGeometry g;
+  if (grad_s_factor == nullptr) {
+    SLAYER_ASSIGN_OR_RETURN(g, CheckBackwardArgs(kOp, x, w, grad_s));
+  } else {
+    SLAYER_ASSIGN_OR_RETURN(g, CheckDenseArgs(kOp, x, w));
+    SLAYER_RETURN_IF_ERROR(CheckGradFactor(kOp, *grad_s_factor, g));
+  }
   if (u_panels != nullptr && u_panels->empty()) u_panels = nullptr;
   if (u_panels != nullptr) {
     SLAYER_RETURN_IF_ERROR(CheckShape(
@@ -720,11 +830,16 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
     e = &EventsFor(g, x, events);
     if (!e->sparse) e = nullptr;
   }
-  if (e == nullptr) {  // the two ops in turn (u as rows)
-    Tensor rows;
+  if (e == nullptr || (grad_s_factor != nullptr && u_panels == nullptr)) {
+    // The two ops in turn (u and grad_s as rows).
+    Tensor rows, gs_rows;
     if (u_panels != nullptr) SLAYER_RETURN_IF_ERROR(DensePanelsToRows(*u_panels, g.outputs, &rows));
+    if (grad_s_factor != nullptr) {
+      SLAYER_RETURN_IF_ERROR(GradFactorToRows(*grad_s_factor, g, &gs_rows));
+    }
     SLAYER_RETURN_IF_ERROR(cpu::SurrogatePspBackward(
-        grad_s, u_panels != nullptr ? rows : u, surrogate, neuron.eps, neuron.ts, grad_z));
+        grad_s_factor != nullptr ? gs_rows : grad_s, u_panels != nullptr ? rows : u, surrogate,
+        neuron.eps, neuron.ts, grad_z));
     return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
   }
   // The surrogate's parameters are checked as SurrogatePspBackward checks them.
@@ -735,11 +850,12 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
         surrogate.tau_rho, ", theta ", surrogate.theta, ", scale_rho ", surrogate.scale_rho));
   }
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
-  if (grad_x != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));
-  SpikingWeightGradient(g, *e, grad_s.data(), u_panels != nullptr ? nullptr : u.data(),
+  const bool store_z = grad_x != nullptr || keep_grad_z;
+  if (store_z) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));
+  SpikingWeightGradient(g, *e, grad_s_factor != nullptr ? nullptr : grad_s.data(), grad_s_factor,
+                        u_panels != nullptr ? nullptr : u.data(),
                         u_panels != nullptr ? u_panels->data() : nullptr, surrogate,
-                        *filter.alpha(), grad_x != nullptr ? grad_z->data() : nullptr,
-                        grad_w->data());
+                        *filter.alpha(), store_z ? grad_z->data() : nullptr, grad_w->data());
   if (grad_x == nullptr) return absl::OkStatus();
   return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
 }

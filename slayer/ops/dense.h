@@ -87,6 +87,15 @@ struct DenseNeuron {
   float ts = 1;
 };
 
+// A dense layer's input gradient left as its factors, grad_x[n][i][t] =
+// sum_c w[c][i] grad_z[n][c][t] (w [C, I], grad_z [N, C, 1, 1, T], host):
+// for a narrow layer (a classifier's few outputs) the layer before computes
+// the panels it needs from it instead of reading a stored [N, I, T] tensor.
+struct DenseGradFactor {
+  const Tensor* w = nullptr;
+  const Tensor* grad_z = nullptr;
+};
+
 namespace cpu {
 // DenseForward, PspForward and SpikeForward in turn, host tensors:
 //   u = psp(W x), updated in place by the refractory responses; s = spike(u)
@@ -123,14 +132,20 @@ absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* 
 // grad_w's event scatter while in cache, and grad_z is only stored (for
 // grad_x's GEMM) when grad_x is wanted. The same values as the two ops (the
 // same operations per element in the same order). grad_z is scratch: its
-// contents are unspecified after the one pass without grad_x. With a
-// non-empty u_panels (DenseSpikingForward's), u is read from there and the
-// `u` argument is not used.
+// contents are unspecified after the one pass without grad_x, unless
+// keep_grad_z. With a non-empty u_panels (DenseSpikingForward's), u is read
+// from there and the `u` argument is not used. With grad_s_factor, grad_s is
+// that factor's product (the next dense layer's input gradient, never
+// stored: the one pass computes each panel of it in cache) and the `grad_s`
+// argument is not used; the same values as DenseBackward's grad_x would
+// give where the AVX-512 GEMM runs.
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
                                   Tensor* grad_w, DenseEvents* events,
-                                  const Tensor* u_panels = nullptr);
+                                  const Tensor* u_panels = nullptr,
+                                  const DenseGradFactor* grad_s_factor = nullptr,
+                                  bool keep_grad_z = false);
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,

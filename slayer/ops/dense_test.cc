@@ -393,6 +393,71 @@ TEST(DenseTest, PotentialsAsPanelsGiveTheSameStep) {
   EXPECT_EQ(cpu::DensePanelsToRows(bad, 70, &rows).code(), absl::StatusCode::kInvalidArgument);
 }
 
+TEST(DenseTest, SpikingBackwardTakesGradSAsFactors) {
+  // grad_s given as the next layer's W^T grad_z (a 10-output classifier):
+  // the one pass (u as panels) and the two ops (u as rows) equal the
+  // backward of the stored product, which DenseBackward computes; bit for
+  // bit where the AVX-512 GEMM runs, else to rounding.
+  SrmParams srm;
+  SurrogateParams sp;
+  sp.theta = srm.theta;
+  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 120);
+  DenseNeuron neuron;
+  neuron.eps = kernels.eps;
+  neuron.nu = kernels.nu;
+  neuron.theta = srm.theta;
+  Tensor x = testing::RandomSpikes({3, 24, 1, 1, 120}, 0.05f, 1.0f, 61);
+  Tensor w = RandomUniform({70, 24}, 62, -4.0f, 4.0f);
+  Tensor w_next = RandomUniform({10, 70}, 63);
+  Tensor gz_next = RandomUniform({3, 10, 1, 1, 120}, 64);
+  const double tolerance = internal::FastGemmAvailable() ? 0.0 : 1e-5;
+  for (bool wide : {true, false}) {
+    internal::SetWideKernelsEnabled(wide);
+    SCOPED_TRACE(::testing::Message() << "wide " << wide);
+    Tensor u, s, scratch, panels, s_next_input;
+    DenseEvents events;
+    SLAYER_ASSERT_OK(
+        cpu::DenseSpikingForward(x, w, neuron, &u, &s, &events, &scratch, nullptr, &panels));
+    ASSERT_FALSE(panels.empty());
+    // The stored product: grad_s = w_next^T gz_next, as the next layer's
+    // DenseBackward gives it.
+    Tensor gs;
+    SLAYER_ASSERT_OK(DenseBackward(s, w_next, gz_next, &gs, nullptr));
+    Tensor gz1, gx1, gw1, gz2, gx2, gw2, gz3, gx3, gw3;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), gs, &gz1, &gx1, &gw1,
+                                               &events, &panels));
+    const DenseGradFactor factor{&w_next, &gz_next};
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), Tensor(), &gz2, &gx2,
+                                               &gw2, &events, &panels, &factor));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw2, gw1, tolerance, tolerance, "grad_w, one pass"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx2, gx1, tolerance, tolerance, "grad_x, one pass"));
+    // u as rows: the factor is multiplied out and the two ops run.
+    Tensor rows;
+    SLAYER_ASSERT_OK(cpu::DensePanelsToRows(panels, 70, &rows));
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, rows, Tensor(), &gz3, &gx3,
+                                               &gw3, &events, nullptr, &factor));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw3, gw1, 1e-5, 1e-5, "grad_w, two ops"));
+    // keep_grad_z stores grad_z without grad_x.
+    Tensor gz4, gw4;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), Tensor(), &gz4,
+                                               nullptr, &gw4, &events, &panels, &factor,
+                                               /*keep_grad_z=*/true));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gz4, gz2, 0, 0, "kept grad_z"));
+  }
+  internal::SetWideKernelsEnabled(true);
+  // A factor of the wrong shape is refused, naming it.
+  Tensor u, s, scratch, panels, gz, gw;
+  DenseEvents events;
+  SLAYER_ASSERT_OK(
+      cpu::DenseSpikingForward(x, w, neuron, &u, &s, &events, &scratch, nullptr, &panels));
+  Tensor bad_w = RandomUniform({10, 69}, 65);
+  const DenseGradFactor bad{&bad_w, &gz_next};
+  absl::Status st = cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), Tensor(), &gz, nullptr,
+                                              &gw, &events, &panels, &bad);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("grad_s factor w: expected [C, 70]"));
+}
+
 TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {
   // Layer 1's one pass hands over the events of its spikes s1; layer 2's
   // forward on s1 takes them (the same u and s as scanning s1), its backward
