@@ -23,6 +23,22 @@ using ::testing::HasSubstr;
 using testing::Dot;
 using testing::RandomUniform;
 
+// An SRM neuron with its kernels for `steps` steps at Ts (held here: the
+// neuron's spans point into them).
+struct SrmNeuron {
+  SrmNeuron(const SrmParams& srm, float ts, int64_t steps)
+      : kernels(MakeSrmKernels(srm, ts, steps)) {
+    neuron.eps = kernels.eps;
+    neuron.nu = kernels.nu;
+    neuron.theta = srm.theta;
+    neuron.ts = ts;
+  }
+  SrmNeuron(const SrmNeuron&) = delete;
+  SrmNeuron& operator=(const SrmNeuron&) = delete;
+  SrmKernels kernels;
+  DenseNeuron neuron;
+};
+
 TEST(DenseTest, HandComputed) {
   Tensor x = Tensor::FromVector({1, 2, 1, 1, 3}, {1, 2, 3, 4, 5, 6});
   Tensor w = Tensor::FromVector({2, 2}, {1, 0, 0.5f, -1});
@@ -344,11 +360,8 @@ TEST(DenseTest, PotentialsAsPanelsGiveTheSameStep) {
   SrmParams srm;
   SurrogateParams sp;
   sp.theta = srm.theta;
-  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 150);
-  DenseNeuron neuron;
-  neuron.eps = kernels.eps;
-  neuron.nu = kernels.nu;
-  neuron.theta = srm.theta;
+  const SrmNeuron srm_neuron(srm, 1.0f, 150);
+  const DenseNeuron& neuron = srm_neuron.neuron;
   Tensor x = testing::RandomSpikes({3, 24, 1, 1, 150}, 0.05f, 1.0f, 51);
   Tensor w = RandomUniform({70, 24}, 52, -4.0f, 4.0f);  // a partial third panel
   for (bool wide : {true, false}) {
@@ -401,11 +414,8 @@ TEST(DenseTest, SpikingBackwardTakesGradSAsFactors) {
   SrmParams srm;
   SurrogateParams sp;
   sp.theta = srm.theta;
-  const SrmKernels kernels = MakeSrmKernels(srm, 1.0f, 120);
-  DenseNeuron neuron;
-  neuron.eps = kernels.eps;
-  neuron.nu = kernels.nu;
-  neuron.theta = srm.theta;
+  const SrmNeuron srm_neuron(srm, 1.0f, 120);
+  const DenseNeuron& neuron = srm_neuron.neuron;
   Tensor x = testing::RandomSpikes({3, 24, 1, 1, 120}, 0.05f, 1.0f, 61);
   Tensor w = RandomUniform({70, 24}, 62, -4.0f, 4.0f);
   Tensor w_next = RandomUniform({10, 70}, 63);
