@@ -50,6 +50,9 @@ class Layer {
   virtual absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) = 0;
   const Tensor& output() const { return output_; }
   // Membrane potential after refractory additions (spiking layers only).
+  // A dense layer's one pass keeps it in another layout and rebuilds it on
+  // the first call after a forward: not to be called from two threads at
+  // once.
   virtual const Tensor* potential() const { return nullptr; }
   virtual std::vector<Param*> params() { return {}; }
   // The events a dense layer keeps of its input, which the layer before may

@@ -198,6 +198,27 @@ TEST(NetworkTest, InputEventsGiveTheSameStepAsScanning) {
                     .ok());
     ASSERT_EQ(u->shape(), u_ops.shape());
     for (int64_t i = 0; i < u->numel(); ++i) ASSERT_EQ(u->data()[i], u_ops.data()[i]) << ts;
+    // The first layer computes from the events it is given: those of
+    // another input, handed with x, give that input's output.
+    Tensor x2 = RandomSpikes(x.shape(), 0.05f, 19);
+    std::vector<ops::SampleEvents> events2(3);
+    for (int64_t n = 0; n < 3; ++n) {
+      ops::RecordSampleEvents(x2.data() + n * 24 * steps, 24, steps, &events2[n]);
+    }
+    ASSERT_TRUE((*a)->Forward(x, false, 0, events2).ok());
+    ASSERT_TRUE((*b)->Forward(x2, false).ok());
+    const Tensor* ua = (*a)->layers()[0]->potential();
+    const Tensor* ub = (*b)->layers()[0]->potential();
+    ASSERT_TRUE(ua != nullptr && ub != nullptr);
+    int64_t nonzero = 0;
+    for (int64_t i = 0; i < ua->numel(); ++i) {
+      ASSERT_EQ(ua->data()[i], ub->data()[i]) << ts;
+      nonzero += ua->data()[i] != 0.0f;
+    }
+    ASSERT_GT(nonzero, 0);
+    for (int64_t i = 0; i < (*a)->output().numel(); ++i) {
+      ASSERT_EQ((*a)->output().data()[i], (*b)->output().data()[i]) << ts;
+    }
     // Events for another batch size are an error naming them.
     absl::Status s = (*a)->Forward(x, true, 0, absl::MakeConstSpan(events).subspan(1));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);

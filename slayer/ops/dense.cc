@@ -83,7 +83,13 @@ struct DenseEvents::Impl {
 };
 
 DenseEvents::DenseEvents() : impl_(new Impl) {}
-void DenseEvents::DropHandOver() { impl_->handed = false; }
+void DenseEvents::DropHandOver() {
+  if (!impl_->handed) return;
+  // The events describe a tensor about to be written some other way, and
+  // were never taken (no sparseness, no by_time): they describe nothing now.
+  impl_->handed = false;
+  impl_->source = Tensor();
+}
 
 absl::Status DenseEvents::HandOver(const Tensor& x, absl::Span<const SampleEvents> samples) {
   Impl& e = *impl_;
@@ -162,6 +168,7 @@ bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl
   const Tensor& source = e->source;
   if (!source.SharesStorageWith(x) || source.data() != x.data() || source.shape() != x.shape() ||
       static_cast<int64_t>(e->samples.size()) < g.batch) {
+    e->source = Tensor();  // never taken: they describe nothing usable now
     return false;
   }
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
@@ -195,9 +202,14 @@ DenseEvents::Impl& CallEvents() {
 const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
                                    DenseEvents* cached) {
   if (cached != nullptr) {
-    const Tensor& source = cached->impl().source;
-    if (source.SharesStorageWith(x) && source.data() == x.data() && source.shape() == x.shape()) {
-      return cached->impl();
+    DenseEvents::Impl& c = cached->impl();
+    if (c.handed) {
+      // Handed over and not taken by a forward yet: taken now (their
+      // sparseness and by_time are those of the events before).
+      if (TakeHandedEvents(g, x, &c)) return c;
+    } else if (c.source.SharesStorageWith(x) && c.source.data() == x.data() &&
+               c.source.shape() == x.shape()) {
+      return c;
     }
   }
   RecordEvents(g, x, /*keep=*/false, &CallEvents());
@@ -231,8 +243,8 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
         const int64_t p0 = (task % runs) * per_run;
         if (p < p0 || p >= std::min(panels, p0 + per_run)) continue;
         const int64_t n = task / runs;
-        // Row t of acc sums, in increasing input, the weights of the inputs
-        // that spiked at t (as scattering input by input would).
+        // Row t of acc sums the weights of the inputs that spiked at t, in
+        // increasing input (with AVX-512 as two chains, even and odd events).
         internal::GatherRows(e.by_time[n], 0, g.steps, panel, /*accumulate=*/false, acc);
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }
@@ -332,7 +344,8 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
         const float* panel = packed + (n * panels + p) * panel_size;
         if (blocks == 1) {
           // All inputs: along time, each step's row of grad_Y^T added to the
-          // inputs that spiked then (the same sums in the same order).
+          // inputs that spiked then (per input, the sums of the other path in
+          // the same order: grad_W does not depend on the thread count).
           internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
         } else {
           internal::GatherRows(e.samples[n], i0, i0 + rows, panel, /*accumulate=*/true, acc);
@@ -349,6 +362,7 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
 // threads enough tasks (one block of inputs); else 0.
 int64_t WholeInputPanels(const DenseGeometry& g) {
   const int64_t panels = internal::NumPanels(g.outputs);
+  if (panels == 0) return 0;
   const int64_t blocks = NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
   return blocks == 1 ? panels : 0;
 }
@@ -388,7 +402,7 @@ __attribute__((target("avx512f"))) void FactorPanel16(const float* wn, int64_t c
 void FactorPanel(const float* wn, int64_t classes, int64_t outputs, int64_t o0, int64_t width,
                  const float* gz, int64_t steps, float* panel) {
 #ifdef SLAYER_DENSE_AVX512
-  if (internal::CpuHasAvx512F()) {
+  if (internal::FastGemmAvailable()) {  // the GEMM's kernel: its sums
     FactorPanel16(wn, classes, outputs, o0, width, gz, steps, panel);
     return;
   }
@@ -826,7 +840,7 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
   const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);
   const DenseEvents::Impl* e = nullptr;
   if (grad_w != nullptr && filter.alpha() != nullptr && g.batch > 0 && g.inputs > 0 &&
-      g.steps > 0 && WholeInputPanels(g) > 0) {
+      g.outputs > 0 && g.steps > 0 && WholeInputPanels(g) > 0) {
     e = &EventsFor(g, x, events);
     if (!e->sparse) e = nullptr;
   }

@@ -6,6 +6,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "slayer/core/thread_pool.h"
 #include "slayer/ops/cpu_util.h"
 #include "slayer/ops/gemm.h"
 #include "slayer/ops/psp.h"
@@ -572,6 +573,68 @@ TEST(DenseTest, EventsRecordedByALoaderAreTakenOnceAndChecked) {
   EXPECT_THAT(std::string(s.message()), HasSubstr("sample 1 has an event at step 60, x has 60"));
   SLAYER_ASSERT_OK(DenseForward(x, w, &y4, &handed));  // nothing was handed over
   SLAYER_EXPECT_OK(testing::ExpectClose(y4, y2, 0, 0, "forward after refused events"));
+}
+
+TEST(DenseTest, EventsHandedOverButNotTakenServeTheBackwardAsTheyAre) {
+  // A forward hands over the events of s1, then s1 changes (a new step)
+  // and is handed over again without a forward taking it: the backward on
+  // s1 takes the new events (their time-major copy rebuilt), as scanning.
+  // And a hand-over dropped leaves nothing that describes s1.
+  SrmParams srm;
+  const SrmNeuron srm_neuron(srm, 1.0f, 120);
+  const DenseNeuron& neuron = srm_neuron.neuron;
+  Tensor x = testing::RandomSpikes({2, 24, 1, 1, 120}, 0.05f, 1.0f, 91);
+  Tensor w1 = RandomUniform({24, 24}, 92, -1.2f, 1.2f);
+  Tensor w2 = RandomUniform({40, 24}, 93);
+  Tensor u1, s1, scratch1, u2, s2, scratch2;
+  DenseEvents events1, hand;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w1, neuron, &u1, &s1, &events1, &scratch1, &hand));
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u2, &s2, &hand, &scratch2));
+  Tensor x2 = testing::RandomSpikes(x.shape(), 0.05f, 1.0f, 94);
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x2, w1, neuron, &u1, &s1, &events1, &scratch1, &hand));
+  int64_t spikes = 0;
+  for (float v : s1.span()) spikes += v != 0.0f;
+  ASSERT_GT(spikes, 0);
+  ASSERT_LT(spikes, s1.numel() / 20);  // sparse enough for layer 2's events
+  Tensor g = RandomUniform(u2.shape(), 95);
+  Tensor gw_handed, gw_fresh;
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, nullptr, &gw_handed, &hand));
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, nullptr, &gw_fresh));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw_handed, gw_fresh, 0, 0, "grad_w, events not taken"));
+  // Handed over, dropped, s1 rewritten in place: scanned afresh.
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w1, neuron, &u1, &s1, &events1, &scratch1, &hand));
+  hand.DropHandOver();
+  for (int64_t i = 0; i < s1.numel(); i += 7) s1.data()[i] = s1.data()[i] != 0.0f ? 0.0f : 1.0f;
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, nullptr, &gw_handed, &hand));
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, nullptr, &gw_fresh));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw_handed, gw_fresh, 0, 0, "grad_w after a drop"));
+}
+
+TEST(DenseTest, SparseWeightGradientDoesNotDependOnTheThreadCount) {
+  // 8 panels: one thread gives whole-input panels (the scatter along time),
+  // four split the inputs into blocks (the gather input by input): the same
+  // sums in the same order.
+  Tensor x = testing::RandomSpikes({3, 200, 1, 1, 90}, 0.03f, 1.0f, 96);
+  Tensor w = RandomUniform({256, 200}, 97);
+  Tensor g = RandomUniform({3, 256, 1, 1, 90}, 98);
+  std::vector<Tensor> grads;
+  for (int threads : {1, 4}) {
+    ThreadPool::SetDefaultThreads(threads);
+    if (ThreadPool::Default().num_threads() != threads) {
+      GTEST_SKIP() << "SLAYER_THREADS fixes the thread count: cannot compare counts";
+    }
+    Tensor gw;
+    SLAYER_ASSERT_OK(DenseBackward(x, w, g, nullptr, &gw));
+    grads.push_back(gw);
+  }
+  SLAYER_EXPECT_OK(testing::ExpectClose(grads[1], grads[0], 0, 0, "grad_w, 4 threads vs 1"));
+  // Zero outputs: nothing to do, no division by zero.
+  Tensor u0 = Tensor::Zeros({3, 0, 1, 1, 90}), gz0, gw0;
+  SrmParams srm;
+  const SrmNeuron srm_neuron(srm, 1.0f, 90);
+  SLAYER_EXPECT_OK(cpu::DenseSpikingBackward(x, Tensor::Zeros({0, 200}), srm_neuron.neuron,
+                                             SurrogateParams(), u0, u0, &gz0, nullptr, &gw0,
+                                             nullptr));
 }
 
 TEST(DenseTest, SpikingForwardWithAnotherKernelRunsTheThreeOps) {

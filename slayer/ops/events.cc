@@ -217,13 +217,21 @@ __attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, in
       }
       continue;
     }
+    if (accumulate) {  // one chain, in event order: GatherPanel's sums
+      __m512 a0 = _mm512_loadu_ps(out), a1 = _mm512_loadu_ps(out + 16);
+      for (const Event* e = first; e != last; ++e) {
+        const __m512 v = _mm512_set1_ps(e->value);
+        const float* row = g + static_cast<int64_t>(e->index) * kPanel;
+        a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row), a0);
+        a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(row + 16), a1);
+      }
+      _mm512_storeu_ps(out, a0);
+      _mm512_storeu_ps(out + 16, a1);
+      continue;
+    }
     // Two chains of FMAs (even and odd events), so that a long row is not
     // bound by the FMA latency; summed at the end.
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
-    if (accumulate) {
-      a0 = _mm512_loadu_ps(out);
-      a1 = _mm512_loadu_ps(out + 16);
-    }
     __m512 b0 = _mm512_setzero_ps(), b1 = _mm512_setzero_ps();
     const Event* e = first;
     for (; e + 2 <= last; e += 2) {

@@ -148,10 +148,10 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
 
 // GatherPanel for the rows [r0, r1) of `events` into acc + (r - r0) * 32:
 // acc[(r - r0) * 32 + k] += sum over row r's events of
-// e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows; the same sums as
-// GatherPanel row by row, the AVX-512 variant in another order (even and odd
-// events apart: deterministic, equal up to rounding).
-// Without `accumulate`, acc's rows are overwritten (as if zeroed first).
+// e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows. With `accumulate`
+// the same sums in the same order as GatherPanel row by row; without it,
+// acc's rows are overwritten (as if zeroed first) and the AVX-512 variant
+// sums even and odd events apart (deterministic, equal up to rounding).
 void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, bool accumulate,
                 float* acc);
 
