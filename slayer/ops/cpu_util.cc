@@ -357,7 +357,7 @@ __attribute__((target("avx512f"))) void AlphaPanel16(const AlphaRecursion& a, in
 void AlphaPanel(const AlphaRecursion& a, int64_t steps, bool backward, float* buf,
                 float* hist) {
 #ifdef SLAYER_UTIL_AVX512
-  if (CpuHasAvx512F() && WideKernelsEnabled()) {
+  if (WideKernelsEnabled()) {
     AlphaPanel16(a, steps, backward, buf, hist);
     return;
   }
@@ -388,7 +388,7 @@ __attribute__((target("avx512f"))) void StreamCopy16(const float* src, int64_t n
 
 void StreamCopy(const float* src, int64_t n, float* dst) {
 #ifdef SLAYER_UTIL_AVX512
-  if (CpuHasAvx512F() && WideKernelsEnabled() && reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
+  if (WideKernelsEnabled() && reinterpret_cast<uintptr_t>(dst) % 64 == 0) {
     StreamCopy16(src, n, dst);
     return;
   }
@@ -412,7 +412,9 @@ namespace {
 std::atomic<bool> wide_kernels{true};
 }  // namespace
 
-bool WideKernelsEnabled() { return wide_kernels.load(std::memory_order_relaxed); }
+bool WideKernelsEnabled() {
+  return CpuHasAvx512F() && wide_kernels.load(std::memory_order_relaxed);
+}
 void SetWideKernelsEnabled(bool enabled) {
   wide_kernels.store(enabled, std::memory_order_relaxed);
 }

@@ -103,8 +103,9 @@ void StreamCopy(const float* src, int64_t n, float* dst);
 
 // Whether the CPU has AVX-512F and the OS saves its registers (read once).
 bool CpuHasAvx512F();
-// Whether kernels may take their AVX-512 variants where the CPU has them
-// (default true; tests switch it off to check the AVX2 variants too).
+// Whether kernels take their AVX-512 variants: the CPU has them
+// (CpuHasAvx512F) and they are not switched off (SetWideKernelsEnabled,
+// default on; tests switch them off to check the AVX2 variants too).
 bool WideKernelsEnabled();
 void SetWideKernelsEnabled(bool enabled);
 

@@ -51,19 +51,9 @@ __attribute__((target("avx512f"))) int64_t CompressNonzeros16(const float* row, 
 }
 #endif
 
-namespace {
-bool UseWideEvents() {
-#ifdef SLAYER_EVENTS_AVX512
-  return CpuHasAvx512F() && WideKernelsEnabled();
-#else
-  return false;
-#endif
-}
-}  // namespace
-
 void EventRows::AddRow(const float* row, int64_t length) {
 #ifdef SLAYER_EVENTS_AVX512
-  if (UseWideEvents()) {
+  if (WideKernelsEnabled()) {
     const size_t used = events_.size();
     events_.resize(used + length + 16);  // Event(): no initialisation
     events_.resize(used + CompressNonzeros16(row, length, events_.data() + used));
@@ -257,7 +247,7 @@ __attribute__((target("avx512f"))) void GatherRows16(const EventRows& events, in
 
 void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w, float* acc) {
 #ifdef SLAYER_EVENTS_AVX512
-  if (UseWideEvents()) {
+  if (WideKernelsEnabled()) {
     ScatterRows16(events, r0, r1, w, acc);
     return;
   }
@@ -270,7 +260,7 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
 void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, bool accumulate,
                 float* acc) {
 #ifdef SLAYER_EVENTS_AVX512
-  if (UseWideEvents()) {
+  if (WideKernelsEnabled()) {
     GatherRows16(events, r0, r1, g, accumulate, acc);
     return;
   }

@@ -142,7 +142,7 @@ inline void GatherPanel(const Event* first, const Event* last, const float* g, i
 
 // ScatterPanel for the rows [r0, r1) of `events`, row r with the weights
 // w + r * 32 (a packed panel): acc[e.index * 32 + k] += e.value * w[r * 32 + k].
-// AVX-512 where the CPU has it (and WideKernelsEnabled()); the same sums, in
+// AVX-512 where WideKernelsEnabled(); the same sums, in
 // the same order, as ScatterPanel row by row.
 void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w, float* acc);
 

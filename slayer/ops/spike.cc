@@ -200,7 +200,7 @@ __attribute__((target("avx512f"))) void Surrogate16(const SurrogateParams& param
 void Surrogate(const SurrogateParams& params, const float* g, const float* u, int64_t n,
                float* out) {
 #ifdef SLAYER_SURROGATE_AVX512
-  if (internal::CpuHasAvx512F() && internal::WideKernelsEnabled()) {
+  if (internal::WideKernelsEnabled()) {
     Surrogate16(params, g, u, n, out);
     return;
   }
@@ -282,7 +282,7 @@ void PspSpikeBlock(const internal::AlphaRecursion& alpha, const float* zr, int64
 // Whether PspSpikeForward takes blocks of 16 rows (AVX-512).
 bool PspSpike16Lanes() {
 #ifdef SLAYER_SPIKE_AVX512
-  return internal::CpuHasAvx512F() && internal::WideKernelsEnabled();
+  return internal::WideKernelsEnabled();
 #else
   return false;
 #endif
