@@ -856,13 +856,7 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
         neuron.eps, neuron.ts, grad_z));
     return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
   }
-  // The surrogate's parameters are checked as SurrogatePspBackward checks them.
-  const float width = surrogate.tau_rho * surrogate.theta;
-  if (!(width > 0.0f) || !std::isfinite(width) || !std::isfinite(surrogate.scale_rho)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        kOp, ": surrogate needs tau_rho * theta > 0 and a finite scale_rho, got tau_rho ",
-        surrogate.tau_rho, ", theta ", surrogate.theta, ", scale_rho ", surrogate.scale_rho));
-  }
+  SLAYER_RETURN_IF_ERROR(internal::CheckSurrogate(kOp, surrogate));
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
   const bool store_z = grad_x != nullptr || keep_grad_z;
   if (store_z) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));

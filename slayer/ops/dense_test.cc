@@ -351,6 +351,11 @@ TEST(DenseTest, SpikingBackwardEqualsTheTwoOps) {
   Tensor alias = u;
   s = cpu::DenseSpikingBackward(x, w, neuron, sp, u, u, &alias, nullptr, &gw, nullptr);
   EXPECT_THAT(std::string(s.message()), HasSubstr("grad_z must not share storage"));
+  SurrogateParams undefined = sp;
+  undefined.tau_rho = 0.0f;
+  s = cpu::DenseSpikingBackward(x, w, neuron, undefined, u, u, &gz, nullptr, &gw, nullptr);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(s.message()), HasSubstr("DenseSpikingBackward: surrogate needs tau_rho"));
 }
 
 TEST(DenseTest, PotentialsAsPanelsGiveTheSameStep) {

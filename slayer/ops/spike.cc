@@ -39,13 +39,7 @@ absl::Status CheckBackwardArgs(const char* op, const Tensor& grad_s, const Tenso
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_u, op, "grad_u"));
   SLAYER_RETURN_IF_ERROR(CheckShape(grad_s, u.shape(), absl::StrCat(op, ": grad_s")));
   SLAYER_RETURN_IF_ERROR(CheckSameDevice(u.device(), {{"grad_s", &grad_s}}));
-  const float width = params.tau_rho * params.theta;
-  if (!(width > 0.0f) || !std::isfinite(width) || !std::isfinite(params.scale_rho)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        op, ": surrogate needs tau_rho * theta > 0 and a finite scale_rho, got tau_rho ",
-        params.tau_rho, ", theta ", params.theta, ", scale_rho ", params.scale_rho));
-  }
-  return absl::OkStatus();
+  return internal::CheckSurrogate(op, params);
 }
 
 // The first t in [begin, end) with u[t] >= theta, or end. NaN never crosses.
@@ -291,6 +285,16 @@ bool PspSpike16Lanes() {
 }  // namespace
 
 namespace internal {
+
+absl::Status CheckSurrogate(const char* op, const SurrogateParams& params) {
+  const float width = params.tau_rho * params.theta;
+  if (!(width > 0.0f) || !std::isfinite(width) || !std::isfinite(params.scale_rho)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        op, ": surrogate needs tau_rho * theta > 0 and a finite scale_rho, got tau_rho ",
+        params.tau_rho, ", theta ", params.theta, ", scale_rho ", params.scale_rho));
+  }
+  return absl::OkStatus();
+}
 
 void SurrogateRows(const SurrogateParams& params, const float* g, const float* u, int64_t n,
                    float* out) {

@@ -80,6 +80,9 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
 // spiked[t] is set, zero elsewhere.
 void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
                  float* s);
+// InvalidArgument naming `op` unless the surrogate is defined: tau_rho *
+// theta > 0 and a finite scale_rho.
+absl::Status CheckSurrogate(const char* op, const SurrogateParams& params);
 // out[i] = g[i] * rho(u[i]) for i < n (SpikeBackward's surrogate; out may
 // alias g): each element exactly as SpikeBackward and SurrogatePspBackward
 // give it, however the rows are cut.
