@@ -137,12 +137,6 @@ DenseEvents::~DenseEvents() = default;
 
 namespace {
 
-// Dense-layer inputs are spike trains, mostly zeros: below EventThreshold
-// the event-driven kernels (work ~ nonzeros x O) beat the GEMM (I x T x O).
-// Both compute the same sums up to rounding. Records x's nonzeros per sample
-// (samples in parallel) and returns whether they are few enough; a shared
-// count stops the scan once the threshold is certainly passed, so the answer
-// depends only on the total.
 // Fills e->by_time from e->samples (samples in parallel).
 void TransposeSamples(const DenseGeometry& g, DenseEvents::Impl* e) {
   if (static_cast<int64_t>(e->by_time.size()) < g.batch) e->by_time.resize(g.batch);
@@ -150,6 +144,19 @@ void TransposeSamples(const DenseGeometry& g, DenseEvents::Impl* e) {
     for (int64_t n = begin; n < end; ++n) e->by_time[n].AssignTransposed(e->samples[n], g.steps);
   });
 }
+
+// Whether `source`, the tensor some events were recorded from, is x (the
+// same storage, offset and shape).
+bool Describes(const Tensor& source, const Tensor& x) {
+  return source.SharesStorageWith(x) && source.data() == x.data() && source.shape() == x.shape();
+}
+
+// Dense-layer inputs are spike trains, mostly zeros: below EventThreshold
+// the event-driven kernels (work ~ nonzeros x O) beat the GEMM (I x T x O).
+// Both compute the same sums up to rounding. Records x's nonzeros per sample
+// (samples in parallel) and returns whether they are few enough; a shared
+// count stops the scan once the threshold is certainly passed, so the answer
+// depends only on the total.
 
 bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
   e->source = keep ? x : Tensor();
@@ -165,9 +172,7 @@ bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvent
 bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e) {
   if (!e->handed) return false;
   e->handed = false;
-  const Tensor& source = e->source;
-  if (!source.SharesStorageWith(x) || source.data() != x.data() || source.shape() != x.shape() ||
-      static_cast<int64_t>(e->samples.size()) < g.batch) {
+  if (!Describes(e->source, x) || static_cast<int64_t>(e->samples.size()) < g.batch) {
     e->source = Tensor();  // never taken: they describe nothing usable now
     return false;
   }
@@ -207,8 +212,7 @@ const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
       // Handed over and not taken by a forward yet: taken now (their
       // sparseness and by_time are those of the events before).
       if (TakeHandedEvents(g, x, &c)) return c;
-    } else if (c.source.SharesStorageWith(x) && c.source.data() == x.data() &&
-               c.source.shape() == x.shape()) {
+    } else if (Describes(c.source, x)) {
       return c;
     }
   }
@@ -310,6 +314,14 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
   });
 }
 
+// The blocks SparseWeightGradient splits the inputs into, so that with its
+// panels of 32 outputs the threads have about four tasks each: more than one
+// only when the panels are too few.
+int64_t WeightGradientInputBlocks(const DenseGeometry& g) {
+  const int64_t panels = std::max<int64_t>(1, internal::NumPanels(g.outputs));
+  return NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
+}
+
 // grad_W = sum_n grad_Y[n] X[n]^T for sparse X: every nonzero x[n, i, t]
 // adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own disjoint parts
 // of grad_W and sum the samples in order (no reduction across threads); per
@@ -327,9 +339,8 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
   }
   // Tasks own (panel, block of inputs): per sample, the task reads its panel
   // of grad_Y[n]^T once (in cache while all its inputs' events gather from
-  // it) into an accumulator that stays in L2. Blocks split the inputs only
-  // when panels are too few for the threads.
-  const int64_t blocks = NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
+  // it) into an accumulator that stays in L2.
+  const int64_t blocks = WeightGradientInputBlocks(g);
   const int64_t per_block = (g.inputs + blocks - 1) / blocks;
   internal::ParallelFor(panels * blocks, 1, [&](int64_t begin, int64_t end) {
     for (int64_t task = begin; task < end; ++task) {
@@ -361,18 +372,10 @@ void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, co
 // Panels of grad_W per SparseWeightGradient task when they alone give the
 // threads enough tasks (one block of inputs); else 0.
 int64_t WholeInputPanels(const DenseGeometry& g) {
-  const int64_t panels = internal::NumPanels(g.outputs);
-  if (panels == 0) return 0;
-  const int64_t blocks = NumBlocks(g.inputs, (4 * Threads() + panels - 1) / panels, 16);
-  return blocks == 1 ? panels : 0;
+  return g.outputs > 0 && WeightGradientInputBlocks(g) == 1 ? internal::NumPanels(g.outputs)
+                                                            : 0;
 }
 
-// SurrogatePspBackward and SparseWeightGradient in one pass (the events'
-// by_time; WholeInputPanels(g) > 0): per (panel of 32 outputs, sample), the
-// surrogate of the panel's rows of grad_s and u, transposed time-major, goes
-// through the psp recursion and is scattered into grad_W's panel while in
-// cache. grad_z (gzs, when not null) is stored from the panel. The same
-// operations per element in the same order as the two.
 // panel[t * 32 + k] = sum_c wn[c * outputs + o0 + k] * gz[c * steps + t] for
 // k < width (zero past it), c < classes in increasing order with one FMA
 // each from zero: what Gemm gives grad_s = Wn^T grad_z element by element.
@@ -420,12 +423,17 @@ void FactorPanel(const float* wn, int64_t classes, int64_t outputs, int64_t o0, 
   }
 }
 
+// SurrogatePspBackward and SparseWeightGradient in one pass (the events'
+// by_time; WholeInputPanels(g) > 0): per (panel of 32 outputs, sample), the
+// surrogate of the panel's rows of grad_s and u, transposed time-major, goes
+// through the psp recursion and is scattered into grad_W's panel while in
+// cache. grad_z (gzs, when not null) is stored from the panel. The same
+// operations per element in the same order as the two.
 // u is read from us (rows) or, when not null, from u_panels (time-major
-// panels, as DenseSpikingForward writes them); then grad_s is transposed
-// into the panel first and the surrogate taken there (the same values: the
-// surrogate of an element does not depend on where it sits).
-// With a factor (u_panels then given), grad_s's panel is computed from it
-// (FactorPanel) instead of read from gss.
+// panels, as DenseSpikingForward writes them); then grad_s's panel is made
+// first (transposed from gss, or computed from `factor`, which needs
+// u_panels) and the surrogate taken there (the same values: the surrogate of
+// an element does not depend on where it sits).
 void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
                            const float* gss, const DenseGradFactor* factor, const float* us,
                            const float* u_panels, const SurrogateParams& surrogate,
@@ -444,14 +452,13 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
       float* panel = rows + g.steps * kPanel;  // hist of the recursion after the transpose
       for (int64_t n = 0; n < g.batch; ++n) {
         const int64_t offset = (n * g.outputs + o0) * g.steps;
-        if (factor != nullptr) {
-          FactorPanel(factor->w->data(), classes, g.outputs, o0, width,
-                      factor->grad_z->data() + n * classes * g.steps, g.steps, panel);
-          internal::SurrogateRows(surrogate, panel,
-                                  u_panels + (n * panels + p) * g.steps * kPanel,
-                                  g.steps * kPanel, panel);
-        } else if (u_panels != nullptr) {
-          internal::PackPanels(gss + offset, width, g.steps, g.steps, panel);  // inline in a task
+        if (u_panels != nullptr) {
+          if (factor != nullptr) {
+            FactorPanel(factor->w->data(), classes, g.outputs, o0, width,
+                        factor->grad_z->data() + n * classes * g.steps, g.steps, panel);
+          } else {
+            internal::PackPanels(gss + offset, width, g.steps, g.steps, panel);  // inline
+          }
           internal::SurrogateRows(surrogate, panel,
                                   u_panels + (n * panels + p) * g.steps * kPanel,
                                   g.steps * kPanel, panel);
@@ -826,11 +833,9 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
                                                            u_panels}}));
   } else {
     SLAYER_RETURN_IF_ERROR(CheckShape(u, g.y_shape(), absl::StrCat(kOp, ": u")));
-  }
-  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: x", &x}}));
-  if (u_panels == nullptr) {
     SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: u", &u}}));
   }
+  SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: x", &x}}));
   SLAYER_RETURN_IF_ERROR(internal::CheckTs(neuron.ts, kOp));
   if (grad_z == &u || grad_z == &grad_s || grad_z == grad_x || grad_z == grad_w ||
       (!grad_z->empty() && (grad_z->SharesStorageWith(u) || grad_z->SharesStorageWith(grad_s)))) {
