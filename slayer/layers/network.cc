@@ -63,12 +63,7 @@ class SpikingStage {
   // With out_events, the events of the spikes are handed over there.
   absl::Status DenseForward(const Tensor& x, const Tensor& w, ops::DenseEvents* events,
                             Tensor* scratch, Tensor* out, ops::DenseEvents* out_events) {
-    const ops::SrmParams& srm = Srm();
-    ops::DenseNeuron neuron;
-    neuron.eps = net_->kernels().eps;
-    neuron.nu = net_->kernels().nu;
-    neuron.theta = srm.theta;
-    neuron.ts = net_->ts();
+    const ops::DenseNeuron neuron = Neuron();
     if (!spiking_) {
       u_panels_ = Tensor();
       u_rows_current_ = true;
@@ -108,12 +103,7 @@ class SpikingStage {
                              ops::DenseEvents* events, Tensor* grad_z, Tensor* grad_x,
                              Tensor* grad_w, const ops::DenseGradFactor* grad_s_factor = nullptr,
                              bool keep_grad_z = false) {
-    ops::DenseNeuron neuron;
-    neuron.eps = net_->kernels().eps;
-    neuron.nu = net_->kernels().nu;
-    neuron.theta = Srm().theta;
-    neuron.ts = net_->ts();
-    return ops::cpu::DenseSpikingBackward(x, w, neuron, Surrogate(), u_, grad_s, grad_z, grad_x,
+    return ops::cpu::DenseSpikingBackward(x, w, Neuron(), Surrogate(), u_, grad_s, grad_z, grad_x,
                                           grad_w, events, &u_panels_, grad_s_factor,
                                           keep_grad_z);
   }
@@ -154,6 +144,14 @@ class SpikingStage {
     SLAYER_RETURN_IF_ERROR(ops::cpu::DensePanelsToRows(u_panels_, panel_outputs_, &u_));
     u_rows_current_ = true;
     return absl::OkStatus();
+  }
+  ops::DenseNeuron Neuron() const {
+    ops::DenseNeuron neuron;
+    neuron.eps = net_->kernels().eps;
+    neuron.nu = net_->kernels().nu;
+    neuron.theta = Srm().theta;
+    neuron.ts = net_->ts();
+    return neuron;
   }
   ops::SurrogateParams Surrogate() const {
     const ops::SrmParams srm = Srm();
