@@ -80,6 +80,12 @@ struct DenseEvents::Impl {
   // once.
   bool handed = false;
   int64_t total = 0;
+  // by_time holds the events and `samples` are not made from them yet: the
+  // one pass hands over by_time, made from its spike masks (EnsureSamples).
+  bool samples_stale = false;
+  // The one pass's spike masks, [n][t][panel]: bit k of panel p when output
+  // p * 32 + k spiked.
+  std::vector<uint32_t> masks;
 };
 
 DenseEvents::DenseEvents() : impl_(new Impl) {}
@@ -124,6 +130,7 @@ absl::Status DenseEvents::HandOver(const Tensor& x, absl::Span<const SampleEvent
   }
   e.source = x;
   e.samples.assign(samples.begin(), samples.end());
+  e.samples_stale = false;
   e.total = total;
   e.handed = true;
   return absl::OkStatus();
@@ -160,6 +167,7 @@ bool Describes(const Tensor& source, const Tensor& x) {
 
 bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
   e->source = keep ? x : Tensor();
+  e->samples_stale = false;
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   e->sparse =
       internal::RecordSampleRows(x.data(), g.batch, g.inputs, g.steps, budget, &e->samples);
@@ -172,14 +180,27 @@ bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvent
 bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl* e) {
   if (!e->handed) return false;
   e->handed = false;
-  if (!Describes(e->source, x) || static_cast<int64_t>(e->samples.size()) < g.batch) {
+  const int64_t held =
+      static_cast<int64_t>(e->samples_stale ? e->by_time.size() : e->samples.size());
+  if (!Describes(e->source, x) || held < g.batch) {
     e->source = Tensor();  // never taken: they describe nothing usable now
     return false;
   }
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   e->sparse = static_cast<double>(e->total) < budget;
-  if (e->sparse) TransposeSamples(g, e);
+  if (e->sparse && !e->samples_stale) TransposeSamples(g, e);
   return true;
+}
+
+// Makes e->samples from e->by_time when they are stale (samples in
+// parallel).
+void EnsureSamples(const DenseGeometry& g, DenseEvents::Impl* e) {
+  if (!e->samples_stale) return;
+  if (static_cast<int64_t>(e->samples.size()) < g.batch) e->samples.resize(g.batch);
+  internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t n = begin; n < end; ++n) e->samples[n].AssignTransposed(e->by_time[n], g.inputs);
+  });
+  e->samples_stale = false;
 }
 
 // The events of x in `e`: those handed over for it, else recorded.
@@ -204,8 +225,7 @@ DenseEvents::Impl& CallEvents() {
 
 // The events of x: `cached` when it describes x, else recorded in
 // CallEvents().
-const DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x,
-                                   DenseEvents* cached) {
+DenseEvents::Impl& EventsFor(const DenseGeometry& g, const Tensor& x, DenseEvents* cached) {
   if (cached != nullptr) {
     DenseEvents::Impl& c = cached->impl();
     if (c.handed) {
@@ -265,24 +285,9 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   });
 }
 
-// The spikes of a panel of potentials held time-major, u[t * 32 + k] for
-// k < width (s row k at s + k * steps), as SpikeForward finds them row by row:
-// the panel's groups of 8 lanes go through SpikeLanes in turn (lanes are
-// independent). `spiked` holds steps entries.
-void SpikePanel(float* u, int64_t steps, int64_t width, absl::Span<const float> nu, float theta,
-                float amplitude, float* s, uint16_t* spiked) {
-  for (int64_t g = 0; g < width; g += 8) {
-    const int64_t lanes = std::min<int64_t>(8, width - g);
-    internal::SpikeLanes(u + g, steps, internal::kPanel, nu, theta, (1u << lanes) - 1, spiked);
-    internal::WriteSpikes(spiked, steps, lanes, amplitude, s + g * steps);
-  }
-}
-
 // SparseForward followed by the psp recursion and the spikes on each panel
 // while it is in L1: u = psp(W X[n]), then s = spike(u) when s is not null.
-// With s_events (one run of panels per sample: each task writes whole
-// samples, panel by panel in order), the rows of s just written are scanned
-// while in cache into s_events->samples[n].
+// With s_events, each panel's spike masks go to s_events->masks too.
 // With u_panels, u goes there time-major per panel (contiguous, streamed)
 // instead of into us.
 void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
@@ -295,13 +300,15 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
     internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
     const int64_t offset = (n * g.outputs + o0) * g.steps;
     if (ss != nullptr) {
-      // The recursion is done with hist: it holds the spike masks now.
-      SpikePanel(acc, g.steps, width, neuron.nu, neuron.theta, amplitude, ss + offset,
-                 reinterpret_cast<uint16_t*>(hist));
+      // The recursion is done with hist (steps * 32 floats): it holds the
+      // spike masks now (steps + 16 of them).
+      uint32_t* masks = reinterpret_cast<uint32_t*>(hist);
+      internal::SpikePanelMasks(acc, g.steps, width, neuron.nu, neuron.theta, masks);
+      internal::WriteSpikesFromMasks(masks, g.steps, width, amplitude, ss + offset);
       if (s_events != nullptr) {
-        internal::EventRows& rows = s_events->samples[n];
-        if (o0 == 0) rows.Clear();
-        for (int64_t k = 0; k < width; ++k) rows.AddRow(ss + offset + k * g.steps, g.steps);
+        const int64_t p = o0 / internal::kPanel;
+        uint32_t* out = s_events->masks.data() + n * g.steps * panels + p;
+        for (int64_t t = 0; t < g.steps; ++t) out[t * panels] = masks[t];
       }
     }
     if (u_panels != nullptr) {
@@ -326,6 +333,7 @@ int64_t WeightGradientInputBlocks(const DenseGeometry& g) {
 // adds x * grad_Y[n][:, t] to column i of grad_W. Tasks own disjoint parts
 // of grad_W and sum the samples in order (no reduction across threads); per
 // panel of 32 outputs the accumulator of one input stays in registers.
+// With more than one block of inputs it reads e.samples (EnsureSamples).
 void SparseWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e, const float* gys,
                           float* gws) {
   using internal::kPanel;
@@ -673,17 +681,28 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   }
   if (s != nullptr) SLAYER_RETURN_IF_ERROR(EnsureShape(s, g.y_shape(), Device::kCpu));
   DenseEvents::Impl* hand = nullptr;
-  if (s != nullptr && s_events != nullptr && PanelRuns(g) == 1) {
+  const int64_t panels = internal::NumPanels(g.outputs);
+  if (s != nullptr && s_events != nullptr) {
     hand = &s_events->impl();
-    if (static_cast<int64_t>(hand->samples.size()) < g.batch) hand->samples.resize(g.batch);
+    hand->masks.resize(g.batch * g.steps * panels);
   }
   SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron,
                        panels_out != nullptr ? nullptr : u->data(),
                        s != nullptr ? s->data() : nullptr, hand, panels_out);
   if (hand != nullptr) {
+    // The events of s, by time from the masks (samples in parallel).
+    if (static_cast<int64_t>(hand->by_time.size()) < g.batch) hand->by_time.resize(g.batch);
+    const float amplitude = 1.0f / neuron.ts;
+    internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
+      for (int64_t n = begin; n < end; ++n) {
+        hand->by_time[n].AssignFromMasks(hand->masks.data() + n * g.steps * panels, g.steps,
+                                         panels, amplitude);
+      }
+    });
     hand->source = *s;
     hand->total = 0;
-    for (int64_t n = 0; n < g.batch; ++n) hand->total += hand->samples[n].size();
+    for (int64_t n = 0; n < g.batch; ++n) hand->total += hand->by_time[n].size();
+    hand->samples_stale = true;
     hand->handed = true;
   }
   return absl::OkStatus();
@@ -743,9 +762,9 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
     SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
     if (g.batch == 0 || g.steps == 0) {
       grad_w->SetZero();
-    } else if (const DenseEvents::Impl* e = grad_w->numel() > 0 ? &EventsFor(g, x, events)
-                                                                : nullptr;
+    } else if (DenseEvents::Impl* e = grad_w->numel() > 0 ? &EventsFor(g, x, events) : nullptr;
                e != nullptr && e->sparse) {
+      if (WeightGradientInputBlocks(g) > 1) EnsureSamples(g, e);  // read by input
       SparseWeightGradient(g, *e, gys, grad_w->data());
     } else if (grad_w->numel() > 0) {
       // grad_W = sum_n grad_Y[n] (O x T) * X[n]^T (T x I); threads own

@@ -84,6 +84,27 @@ void EventRows::AssignTransposed(const EventRows& in, int64_t length) {
   }
 }
 
+void EventRows::AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words,
+                                float value) {
+  start_.resize(rows + 1);
+  start_[0] = 0;
+  int64_t total = 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t w = 0; w < words; ++w) total += __builtin_popcount(masks[r * words + w]);
+    start_[r + 1] = total;
+  }
+  events_.resize(total);  // Event(): no initialisation
+  Event* out = events_.data();
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t w = 0; w < words; ++w) {
+      const int32_t base = static_cast<int32_t>(w * 32);
+      for (uint32_t m = masks[r * words + w]; m != 0; m &= m - 1) {
+        *out++ = {base + __builtin_ctz(m), value};
+      }
+    }
+  }
+}
+
 bool RecordSampleRows(const float* x, int64_t samples, int64_t rows, int64_t length,
                       double budget, std::vector<EventRows>* out) {
   if (static_cast<int64_t>(out->size()) < samples) out->resize(samples);

@@ -46,6 +46,10 @@ class EventRows {
   // rows, row t holding in's events with index t, each with the row it came
   // from as its index (increasing). Allocates nothing once grown.
   void AssignTransposed(const EventRows& in, int64_t length);
+  // Becomes `rows` rows of events of the bits of masks: row r holds index
+  // w * 32 + b, with `value`, for every bit b of masks[r * words + w]
+  // (w < words), in increasing index. Allocates nothing once grown.
+  void AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words, float value);
 
  private:
   std::vector<Event> events_;

@@ -94,6 +94,38 @@ TEST_F(EventRowsTest, RecordsNonzerosInOrder) {
   }
 }
 
+// AssignFromMasks: a row per mask row, the set bits as increasing indices
+// (word w's bit b as w * 32 + b), all with the value; the buffers regrow
+// and shrink as asked.
+TEST_F(EventRowsTest, AssignFromMasksListsTheBitsInOrder) {
+  const int64_t rows = 9, words = 3;
+  std::vector<uint32_t> masks(rows * words, 0);
+  masks[0 * words + 0] = 0x80000001u;  // indices 0 and 31
+  masks[0 * words + 2] = 0x4u;         // 66
+  masks[3 * words + 1] = 0xffffffffu;  // 32 .. 63
+  masks[8 * words + 2] = 0x80000000u;  // 95
+  EventRows by_time;
+  by_time.AssignFromMasks(masks.data(), rows, words, 0.5f);
+  ASSERT_EQ(by_time.rows(), rows);
+  ASSERT_EQ(by_time.size(), 3 + 32 + 1);
+  std::vector<int32_t> row0;
+  for (const Event* e = by_time.begin(0); e != by_time.end(0); ++e) {
+    row0.push_back(e->index);
+    EXPECT_EQ(e->value, 0.5f);
+  }
+  EXPECT_EQ(row0, (std::vector<int32_t>{0, 31, 66}));
+  ASSERT_EQ(by_time.end(3) - by_time.begin(3), 32);
+  for (int32_t k = 0; k < 32; ++k) EXPECT_EQ(by_time.begin(3)[k].index, 32 + k);
+  ASSERT_EQ(by_time.end(8) - by_time.begin(8), 1);
+  EXPECT_EQ(by_time.begin(8)->index, 95);
+  for (int64_t r : {1, 2, 4, 5, 6, 7}) EXPECT_EQ(by_time.begin(r), by_time.end(r)) << r;
+  // Reused for fewer rows: nothing of the old events is left.
+  by_time.AssignFromMasks(masks.data() + 3 * words, 1, words, 2.0f);
+  ASSERT_EQ(by_time.rows(), 1);
+  ASSERT_EQ(by_time.size(), 32);
+  EXPECT_EQ(by_time.begin(0)->value, 2.0f);
+}
+
 // ScatterRows and GatherRows, both widths, against a double-precision sum and
 // bit for bit against ScatterPanel / GatherPanel row by row where they sum in
 // the same order (all but the AVX-512 gather that overwrites).

@@ -302,8 +302,15 @@ void SurrogateRows(const SurrogateParams& params, const float* g, const float* u
 }
 
 
-void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
-                float theta, unsigned lanes, uint16_t* spiked) {
+namespace {
+
+constexpr int64_t kPanelLanes = 32;  // events.h's kPanel
+
+// SpikeLanes's scan, handing each step's mask of spiking lanes to
+// emit(t, mask).
+template <typename Emit>
+void SpikeLanesTo(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
+                  float theta, unsigned lanes, Emit&& emit) {
   const int64_t taps = static_cast<int64_t>(nu.size());
 #if defined(__AVX2__)
   const __m256 threshold = _mm256_set1_ps(theta);
@@ -313,7 +320,7 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
     const unsigned mask = static_cast<unsigned>(_mm256_movemask_ps(
                               _mm256_cmp_ps(_mm256_loadu_ps(ut), threshold, _CMP_GE_OQ))) &
                           lanes;
-    spiked[t] = static_cast<uint16_t>(mask);
+    emit(t, mask);
     if (mask == 0) continue;
     const __m256 select = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
         _mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), bits), bits));
@@ -330,7 +337,7 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
     unsigned mask = 0;
     for (int k = 0; k < 8; ++k) mask |= static_cast<unsigned>(ut[k] >= theta) << k;
     mask &= lanes;
-    spiked[t] = static_cast<uint16_t>(mask);
+    emit(t, mask);
     const int64_t n = std::min(taps, steps - t);
     for (int k = 0; k < 8; ++k) {
       if ((mask >> k & 1u) == 0) continue;
@@ -340,11 +347,189 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
 #endif
 }
 
+#ifdef SLAYER_SPIKE_AVX512
+// SpikePanelMasks with AVX-512: the panel's 32 lanes at once (two registers,
+// masked adds). When no refractory tap is positive a spike only lowers later
+// potentials, so the steps where some lane is at or above theta before any
+// response is added are the only ones that can spike: they are found first
+// without a branch per step, and only they are scanned (in time order, each
+// against the potentials as the earlier spikes left them).
+// The lanes of the panel row ut at or above theta, among `lanes`.
+__attribute__((target("avx512f"))) inline uint32_t PanelSpikes(const float* ut, __m512 threshold,
+                                                                uint32_t lanes) {
+  const uint32_t lo = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(lanes & 0xffff),
+                                              _mm512_loadu_ps(ut), threshold, _CMP_GE_OQ);
+  const uint32_t hi = _mm512_mask_cmp_ps_mask(static_cast<__mmask16>(lanes >> 16),
+                                              _mm512_loadu_ps(ut + 16), threshold, _CMP_GE_OQ);
+  return lo | hi << 16;
+}
+
+// Adds nu[j] to the lanes in `mask` of panel row ut + j, j < n.
+__attribute__((target("avx512f"))) inline void PanelRefractory(float* ut, int64_t n,
+                                                                const float* nu, uint32_t mask) {
+  const __mmask16 lo = static_cast<__mmask16>(mask & 0xffff);
+  const __mmask16 hi = static_cast<__mmask16>(mask >> 16);
+  for (int64_t j = 0; j < n; ++j) {
+    const __m512 r = _mm512_set1_ps(nu[j]);
+    float* row = ut + j * kPanelLanes;
+    const __m512 v0 = _mm512_loadu_ps(row), v1 = _mm512_loadu_ps(row + 16);
+    _mm512_storeu_ps(row, _mm512_mask_add_ps(v0, lo, v0, r));
+    _mm512_storeu_ps(row + 16, _mm512_mask_add_ps(v1, hi, v1, r));
+  }
+}
+
+// SpikePanelMasks with AVX-512: the panel's 32 lanes at once (two registers,
+// masked adds). When no refractory tap is positive a spike only lowers later
+// potentials, so the steps where some lane is at or above theta before any
+// response is added are the only ones that can spike: they are found first
+// without a branch per step, and only they are scanned (in time order, each
+// against the potentials as the earlier spikes left them).
+__attribute__((target("avx512f"))) void SpikePanelMasks16(float* u, int64_t steps,
+                                                           int64_t width,
+                                                           absl::Span<const float> nu,
+                                                           float theta, uint32_t* masks) {
+  const int64_t taps = static_cast<int64_t>(nu.size());
+  const uint32_t lanes = width >= 32 ? 0xffffffffu : ((uint32_t{1} << width) - 1);
+  const __m512 threshold = _mm512_set1_ps(theta);
+  bool lowering = true;
+  for (const float r : nu) lowering = lowering && !(r > 0.0f);
+  if (!lowering) {
+    for (int64_t t = 0; t < steps; ++t) {
+      float* ut = u + t * kPanelLanes;
+      const uint32_t mask = PanelSpikes(ut, threshold, lanes);
+      masks[t] = mask;
+      if (mask != 0) PanelRefractory(ut, std::min(taps, steps - t), nu.data(), mask);
+    }
+    return;
+  }
+  // Per 256 steps: the candidates, with a bit per step that has any; then
+  // the steps with candidates, in order.
+  for (int64_t t0 = 0; t0 < steps; t0 += 256) {
+    const int64_t t1 = std::min(steps, t0 + 256);
+    uint64_t any[4] = {0, 0, 0, 0};
+    for (int64_t t = t0; t < t1; ++t) {
+      const uint32_t mask = PanelSpikes(u + t * kPanelLanes, threshold, lanes);
+      masks[t] = mask;
+      any[(t - t0) >> 6] |= static_cast<uint64_t>(mask != 0) << ((t - t0) & 63);
+    }
+    for (int64_t w = 0; w < 4; ++w) {
+      for (uint64_t b = any[w]; b != 0; b &= b - 1) {
+        const int64_t t = t0 + w * 64 + __builtin_ctzll(b);
+        float* ut = u + t * kPanelLanes;
+        const uint32_t mask = PanelSpikes(ut, threshold, lanes);
+        masks[t] = mask;
+        if (mask != 0) PanelRefractory(ut, std::min(taps, steps - t), nu.data(), mask);
+      }
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float> nu,
+                float theta, unsigned lanes, uint16_t* spiked) {
+  SpikeLanesTo(u, steps, stride, nu, theta, lanes,
+               [&](int64_t t, unsigned mask) { spiked[t] = static_cast<uint16_t>(mask); });
+}
+
+void SpikePanelMasks(float* u, int64_t steps, int64_t width, absl::Span<const float> nu,
+                     float theta, uint32_t* masks) {
+#ifdef SLAYER_SPIKE_AVX512
+  if (WideKernelsEnabled()) {
+    SpikePanelMasks16(u, steps, width, nu, theta, masks);
+    return;
+  }
+#endif
+  std::fill(masks, masks + steps, 0u);
+  for (int64_t g = 0; g < width; g += 8) {
+    const unsigned lanes = (1u << std::min<int64_t>(8, width - g)) - 1;
+    SpikeLanesTo(u + g, steps, kPanelLanes, nu, theta, lanes,
+                 [&](int64_t t, unsigned mask) { masks[t] |= mask << g; });
+  }
+}
+
 void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
                  float* s) {
   std::fill(s, s + lanes * steps, 0.0f);
   for (int64_t t = 0; t < steps; ++t) {
     for (unsigned m = spiked[t]; m != 0; m &= m - 1) s[__builtin_ctz(m) * steps + t] = amplitude;
+  }
+}
+
+#ifdef SLAYER_SPIKE_AVX512
+namespace {
+// Values [f, f + 16) of WriteSpikesFromMasks16's rows, f = k * steps + t
+// (t < steps): from row k's masks, and row k + 1's where they cross into it.
+__attribute__((target("avx512f"))) inline __m512 SpikesChunk(const uint32_t* masks,
+                                                              int64_t steps, int64_t width,
+                                                              int64_t k, int64_t t,
+                                                              __m512 value) {
+  const int64_t left = steps - t;  // lanes in row k
+  __mmask16 m = _mm512_test_epi32_mask(_mm512_loadu_si512(masks + t),
+                                       _mm512_set1_epi32(static_cast<int32_t>(1u << k)));
+  if (left < 16) {
+    const __mmask16 first = static_cast<__mmask16>((1u << left) - 1);
+    const __mmask16 rest = static_cast<__mmask16>(~first);
+    m &= first;
+    if (k + 1 < width) {  // lane left + i: row k + 1, step i
+      const __m512i next = _mm512_maskz_expandloadu_epi32(rest, masks);
+      m |= _mm512_mask_test_epi32_mask(rest, next,
+                                       _mm512_set1_epi32(static_cast<int32_t>(1u << (k + 1))));
+    }
+  }
+  return _mm512_maskz_mov_ps(m, value);
+}
+
+// WriteSpikesFromMasks with AVX-512 (steps >= 16): the block of rows is
+// written front to back 16 values at a time, streamed where aligned.
+__attribute__((target("avx512f"))) void WriteSpikesFromMasks16(const uint32_t* masks,
+                                                                int64_t steps, int64_t width,
+                                                                float amplitude, float* s) {
+  const int64_t total = width * steps;
+  const __m512 value = _mm512_set1_ps(amplitude);
+  int64_t f = 0, k = 0, t = 0;  // f = k * steps + t
+  const int64_t head = std::min<int64_t>(
+      total, static_cast<int64_t>((64 - reinterpret_cast<uintptr_t>(s) % 64) % 64 / sizeof(float)));
+  if (head > 0) {
+    _mm512_mask_storeu_ps(s, static_cast<__mmask16>((1u << head) - 1),
+                          SpikesChunk(masks, steps, width, 0, 0, value));
+    f = t = head;
+  }
+  const bool aligned = reinterpret_cast<uintptr_t>(s + f) % 64 == 0;
+  for (; f + 16 <= total; f += 16) {
+    const __m512 v = SpikesChunk(masks, steps, width, k, t, value);
+    if (aligned) {
+      _mm512_stream_ps(s + f, v);
+    } else {  // s not even float-aligned
+      _mm512_storeu_ps(s + f, v);
+    }
+    t += 16;
+    if (t >= steps) {
+      t -= steps;
+      ++k;
+    }
+  }
+  if (f < total) {
+    _mm512_mask_storeu_ps(s + f, static_cast<__mmask16>((1u << (total - f)) - 1),
+                          SpikesChunk(masks, steps, width, k, t, value));
+  }
+  _mm_sfence();
+}
+}  // namespace
+#endif
+
+void WriteSpikesFromMasks(const uint32_t* masks, int64_t steps, int64_t width, float amplitude,
+                          float* s) {
+#ifdef SLAYER_SPIKE_AVX512
+  if (WideKernelsEnabled() && steps >= 16) {
+    WriteSpikesFromMasks16(masks, steps, width, amplitude, s);
+    return;
+  }
+#endif
+  std::fill(s, s + width * steps, 0.0f);
+  for (int64_t t = 0; t < steps; ++t) {
+    for (uint32_t m = masks[t]; m != 0; m &= m - 1) s[__builtin_ctz(m) * steps + t] = amplitude;
   }
 }
 

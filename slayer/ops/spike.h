@@ -80,6 +80,18 @@ void SpikeLanes(float* u, int64_t steps, int64_t stride, absl::Span<const float>
 // spiked[t] is set, zero elsewhere.
 void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amplitude,
                  float* s);
+// The spike scan of a panel of 32 rows held time-major, u[t * 32 + k], for
+// the rows k < width (<= 32), as SpikeLanes finds them (the same operations
+// on u): masks[t] bit k when row k spikes at t (zero bits past width).
+void SpikePanelMasks(float* u, int64_t steps, int64_t width, absl::Span<const float> nu,
+                     float theta, uint32_t* masks);
+// Rows k < width (<= 32) of s (row k at s + k * steps, contiguous):
+// amplitude where bit k of masks[t] is set, zero elsewhere. masks is read up
+// to masks[steps + 15] (those past steps - 1 are not used). With AVX-512 the
+// rows are streamed (non-temporal stores, ordered by an sfence): for spike
+// trains read much later, if at all.
+void WriteSpikesFromMasks(const uint32_t* masks, int64_t steps, int64_t width, float amplitude,
+                          float* s);
 // InvalidArgument naming `op` unless the surrogate is defined: tau_rho *
 // theta > 0 and a finite scale_rho.
 absl::Status CheckSurrogate(const char* op, const SurrogateParams& params);

@@ -1,7 +1,10 @@
 #include "slayer/ops/spike.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <iostream>
+#include <string>
 #include <vector>
 
 #include "gmock/gmock.h"
@@ -166,6 +169,99 @@ TEST(SpikeForwardTest, ManyRowsMatchSequentialLoop) {
   SLAYER_ASSERT_OK(SpikeForward(&u, nu, theta, ts, &s));
   SLAYER_EXPECT_OK(testing::ExpectClose(s, expected_s, 0, 0, "spikes"));
   SLAYER_EXPECT_OK(testing::ExpectClose(u, expected_u, 0, 0, "potential after refractory"));
+}
+
+// A panel of `width` rows (<= 32) held time-major, u[t * 32 + k]: the
+// masks and potentials SpikePanelMasks gives equal SpikeForward's row-by-row
+// loop, with and without AVX-512, for a refractory kernel that only lowers
+// the potential (the candidate scan) and for one that raises it.
+TEST(SpikePanelMasksTest, EqualsTheRowByRowScan) {
+  struct Restore {
+    ~Restore() { internal::SetWideKernelsEnabled(true); }
+  } restore;
+  const float theta = 10.0f;
+  SrmParams p;
+  const std::vector<float> srm_nu = MakeSrmKernels(p, 1.0f, 400).nu;
+  const std::vector<float> raising = {0.0f, 5.0f, 1.0f};
+  for (const std::vector<float>* nu : {&srm_nu, &raising}) {
+    for (int64_t width : {32, 19, 1}) {
+      for (int64_t steps : {300, 37, 5, 600}) {
+        for (float high : {25.0f, 11.0f}) {  // many spikes; a few
+          const Tensor random = testing::RandomUniform({steps, 32}, 7 + steps, -5.0f, high);
+          std::vector<float> u0(random.span().begin(), random.span().end());
+          if (steps > 20) u0[20 * 32 + 0] = std::nanf("");  // NaN never spikes
+          // The reference: each row as SpikeForward scans it.
+          std::vector<float> expected_u = u0;
+          std::vector<uint32_t> expected(steps, 0);
+          for (int64_t k = 0; k < width; ++k) {
+            for (int64_t t = 0; t < steps; ++t) {
+              if (!(expected_u[t * 32 + k] >= theta)) continue;
+              expected[t] |= 1u << k;
+              for (int64_t j = 0; j < static_cast<int64_t>(nu->size()) && t + j < steps; ++j) {
+                expected_u[(t + j) * 32 + k] += (*nu)[j];
+              }
+            }
+          }
+          for (bool wide : {true, false}) {
+            internal::SetWideKernelsEnabled(wide);
+            std::vector<float> u = u0;
+            std::vector<uint32_t> masks(steps + 16, 0xdeadbeef);
+            internal::SpikePanelMasks(u.data(), steps, width, *nu, theta, masks.data());
+            const std::string where = ::testing::PrintToString(
+                std::vector<int64_t>{wide, width, steps, static_cast<int64_t>(nu->size())});
+            for (int64_t t = 0; t < steps; ++t) {
+              ASSERT_EQ(masks[t], expected[t]) << where << " step " << t;
+            }
+            for (int64_t i = 0; i < steps * 32; ++i) {
+              const float a = expected_u[i], b = u[i];
+              ASSERT_TRUE(a == b || (std::isnan(a) && std::isnan(b)))
+                  << where << " u[" << i << "] " << a << " vs " << b;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// WriteSpikesFromMasks writes exactly the block of rows (whatever its
+// alignment, across row ends inside a vector), and nothing around it.
+TEST(SpikePanelMasksTest, WriteSpikesFromMasksWritesTheRows) {
+  struct Restore {
+    ~Restore() { internal::SetWideKernelsEnabled(true); }
+  } restore;
+  const float amplitude = 2.5f;
+  for (int64_t steps : {300, 16, 17, 31, 5, 1}) {
+    for (int64_t width : {32, 7, 1}) {
+      std::vector<uint32_t> masks(steps + 16);
+      uint32_t state = 12345u + static_cast<uint32_t>(steps * 33 + width);
+      for (uint32_t& m : masks) {
+        state = state * 1664525u + 1013904223u;
+        m = state & (state >> 7) & (state >> 13);  // about one bit in eight
+        m &= width >= 32 ? 0xffffffffu : ((1u << width) - 1);
+      }
+      for (bool wide : {true, false}) {
+        internal::SetWideKernelsEnabled(wide);
+        for (int64_t offset : {0, 1, 5, 15, 16}) {
+          std::vector<float> buffer(width * steps + 64, -1.0f);
+          float* base = buffer.data();
+          while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;
+          float* s = base + offset;
+          std::fill(buffer.begin(), buffer.end(), -1.0f);
+          internal::WriteSpikesFromMasks(masks.data(), steps, width, amplitude, s);
+          for (float* v = buffer.data(); v < buffer.data() + buffer.size(); ++v) {
+            const int64_t i = v - s;
+            float expected = -1.0f;  // untouched
+            if (i >= 0 && i < width * steps) {
+              expected = (masks[i % steps] >> (i / steps) & 1u) != 0 ? amplitude : 0.0f;
+            }
+            ASSERT_EQ(*v, expected) << "wide " << wide << " steps " << steps << " width "
+                                    << width << " offset " << offset << " at " << i;
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST(SpikeBackwardTest, EqualsSurrogateFormula) {
