@@ -76,8 +76,11 @@ class SpikingStage {
     // The one pass may leave u in u_panels_ (time-major panels, streamed
     // out), which DenseBackward reads as they are; u_ is then rebuilt only
     // when asked for (potential()).
+    // The spikes go to the next dense layer as events; `out` is only written
+    // when some reader asks for it (Layer::output).
     SLAYER_RETURN_IF_ERROR(ops::cpu::DenseSpikingForward(x, w, neuron, &u_, out, events, scratch,
-                                                         out_events, &u_panels_));
+                                                         out_events, &u_panels_,
+                                                         /*s_on_demand=*/out_events != nullptr));
     panel_outputs_ = w.dim(0);
     u_rows_current_ = u_panels_.empty();
     return absl::OkStatus();
@@ -509,7 +512,7 @@ absl::Status Network::Forward(const Tensor& input, bool training, uint64_t step,
   for (auto& layer : layers_) {
     if (auto* dropout = dynamic_cast<DropoutLayer*>(layer.get())) dropout->set_step(step);
     SLAYER_RETURN_IF_ERROR(layer->Forward(*x, training));
-    x = &layer->output();
+    x = &layer->output_;  // as it is: spikes held as the next layer's events stay so
   }
   return absl::OkStatus();
 }

@@ -42,13 +42,21 @@ struct Param {
 // One stage of the chain. Forward keeps what Backward needs.
 class Layer {
  public:
+  friend class Network;
   virtual ~Layer() = default;
   const std::string& name() const { return name_; }
   // `in` is [N, C, H, W, T] with spike amplitude 1/Ts.
   virtual absl::Status Forward(const Tensor& in, bool training) = 0;
   // grad_in may be null (first layer: no input gradient needed).
   virtual absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) = 0;
-  const Tensor& output() const { return output_; }
+  // The last forward's output. A dense layer's one pass may leave its
+  // spikes held only as the next dense layer's input events; they are
+  // written here when first asked for: not to be called from two threads at
+  // once.
+  const Tensor& output() const {
+    if (output_events_ != nullptr) output_events_->WriteSource(output_);
+    return output_;
+  }
   // Membrane potential after refractory additions (spiking layers only).
   // A dense layer's one pass keeps it in another layout and rebuilds it on
   // the first call after a forward: not to be called from two threads at
@@ -66,7 +74,7 @@ class Layer {
  protected:
   explicit Layer(std::string name) : name_(std::move(name)) {}
   std::string name_;
-  Tensor output_;
+  Tensor output_;  // Network::Forward hands it to the next layer as it is
   ops::DenseEvents* output_events_ = nullptr;
 };
 

@@ -7,7 +7,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "slayer/ops/dense.h"
 #include "slayer/ops/loss.h"
+#include "slayer/ops/psp.h"
+#include "slayer/ops/spike.h"
 
 namespace slayer {
 namespace layers {
@@ -230,6 +233,54 @@ TEST(NetworkTest, InputEventsGiveTheSameStepAsScanning) {
   )pb"), 1);
   ASSERT_TRUE(conv.ok());
   EXPECT_FALSE((*conv)->TakesInputEvents());
+}
+
+TEST(NetworkTest, HiddenSpikesAreWrittenWhenAskedFor) {
+  // The hidden dense layers' one pass leaves their spikes as the next
+  // layer's events; output() writes them: they are the three ops' spikes,
+  // and asking for them (or not) between Forward and Backward changes
+  // neither the output nor the gradients.
+  const config::NetworkSpec spec =
+      Spec(R"pb(simulation { ts_ms: 1 sample_ms: 80 } arch: "4x3x2-40-36-10")pb");
+  auto a = Network::Create(spec, 6);
+  auto b = Network::Create(spec, 6);
+  ASSERT_TRUE(a.ok() && b.ok());
+  Tensor x = RandomSpikes({3, 2, 4, 3, 80}, 0.05f, 16);
+  ASSERT_TRUE((*a)->Forward(x, true).ok());
+  ASSERT_TRUE((*b)->Forward(x, true).ok());
+  ops::DenseNeuron neuron;
+  neuron.eps = (*a)->kernels().eps;
+  neuron.nu = (*a)->kernels().nu;
+  neuron.theta = spec.srm.theta();
+  neuron.ts = (*a)->ts();
+  Tensor in = x, u, s, scratch;
+  int64_t spikes = 0;
+  for (int l = 0; l < 3; ++l) {
+    ASSERT_TRUE(ops::DenseForward(in, (*a)->params()[l]->value, &scratch).ok());
+    ASSERT_TRUE(ops::PspForward(scratch, neuron.eps, neuron.ts, &u).ok());
+    ASSERT_TRUE(ops::SpikeForward(&u, neuron.nu, neuron.theta, neuron.ts, &s).ok());
+    const Tensor& out = (*a)->layers()[l]->output();
+    ASSERT_EQ(out.shape(), s.shape());
+    for (int64_t i = 0; i < s.numel(); ++i) {
+      ASSERT_EQ(out.data()[i], s.data()[i]) << "layer " << l << " [" << i << "]";
+      if (l < 2) spikes += s.data()[i] != 0.0f;
+    }
+    in = s.Clone();
+  }
+  ASSERT_GT(spikes, 0) << "no hidden spikes: the case tests nothing";
+  for (int64_t i = 0; i < (*a)->output().numel(); ++i) {
+    ASSERT_EQ((*a)->output().data()[i], (*b)->output().data()[i]);
+  }
+  Tensor grad = RandomSpikes((*a)->output().shape(), 0.5f, 17);
+  ASSERT_TRUE((*a)->Backward(grad).ok());
+  ASSERT_TRUE((*b)->Backward(grad).ok());
+  for (size_t p = 0; p < (*a)->params().size(); ++p) {
+    const Tensor& ga = (*a)->params()[p]->grad;
+    const Tensor& gb = (*b)->params()[p]->grad;
+    for (int64_t i = 0; i < ga.numel(); ++i) {
+      ASSERT_EQ(ga.data()[i], gb.data()[i]) << (*a)->params()[p]->name << " " << i;
+    }
+  }
 }
 
 TEST(NetworkTest, NarrowLastLayerHandsItsInputGradientAsFactors) {

@@ -83,13 +83,49 @@ struct DenseEvents::Impl {
   // by_time holds the events and `samples` are not made from them yet: the
   // one pass hands over by_time, made from its spike masks (EnsureSamples).
   bool samples_stale = false;
-  // The one pass's spike masks, [n][t][panel]: bit k of panel p when output
-  // p * 32 + k spiked.
+  // The one pass's spike masks, [n][panel][t] (and 16 more): bit k of
+  // panel p when output p * 32 + k spiked.
   std::vector<uint32_t> masks;
+  // source's values are not written: the one pass left them in `masks`, with
+  // spike amplitude `amplitude` (WriteUnwritten). Only while the events are
+  // handed over or taken as sparse.
+  bool unwritten = false;
+  float amplitude = 0.0f;
 };
+
+namespace {
+
+// Whether `source`, the tensor some events were recorded from, is x (the
+// same storage, offset and shape).
+bool Describes(const Tensor& source, const Tensor& x) {
+  return source.SharesStorageWith(x) && source.data() == x.data() && source.shape() == x.shape();
+}
+
+// Writes the source's values from the masks when the one pass left them
+// unwritten (its panels in parallel).
+void WriteUnwritten(DenseEvents::Impl* e) {
+  if (!e->unwritten) return;
+  e->unwritten = false;
+  Tensor& s = e->source;
+  const int64_t batch = s.dim(0), steps = s.dim(-1);
+  const int64_t outputs = s.numel() / (batch * steps);
+  const int64_t panels = internal::NumPanels(outputs);
+  float* out = s.data();
+  internal::ParallelFor(batch * panels, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / panels, o0 = task % panels * internal::kPanel;
+      internal::WriteSpikesFromMasks(e->masks.data() + task * steps, steps,
+                                     std::min(internal::kPanel, outputs - o0), e->amplitude,
+                                     out + (n * outputs + o0) * steps);
+    }
+  });
+}
+
+}  // namespace
 
 DenseEvents::DenseEvents() : impl_(new Impl) {}
 void DenseEvents::DropHandOver() {
+  impl_->unwritten = false;  // its values too are about to be written
   if (!impl_->handed) return;
   // The events describe a tensor about to be written some other way, and
   // were never taken (no sparseness, no by_time): they describe nothing now.
@@ -97,8 +133,13 @@ void DenseEvents::DropHandOver() {
   impl_->source = Tensor();
 }
 
+void DenseEvents::WriteSource(const Tensor& x) {
+  if (impl_->unwritten && Describes(impl_->source, x)) WriteUnwritten(impl_.get());
+}
+
 absl::Status DenseEvents::HandOver(const Tensor& x, absl::Span<const SampleEvents> samples) {
   Impl& e = *impl_;
+  WriteUnwritten(&e);  // before the events describe another tensor
   e.handed = false;
   if (!x.is_cpu() || x.rank() < 2 || x.numel() == 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -152,12 +193,6 @@ void TransposeSamples(const DenseGeometry& g, DenseEvents::Impl* e) {
   });
 }
 
-// Whether `source`, the tensor some events were recorded from, is x (the
-// same storage, offset and shape).
-bool Describes(const Tensor& source, const Tensor& x) {
-  return source.SharesStorageWith(x) && source.data() == x.data() && source.shape() == x.shape();
-}
-
 // Dense-layer inputs are spike trains, mostly zeros: below EventThreshold
 // the event-driven kernels (work ~ nonzeros x O) beat the GEMM (I x T x O).
 // Both compute the same sums up to rounding. Records x's nonzeros per sample
@@ -166,6 +201,7 @@ bool Describes(const Tensor& source, const Tensor& x) {
 // depends only on the total.
 
 bool RecordEvents(const DenseGeometry& g, const Tensor& x, bool keep, DenseEvents::Impl* e) {
+  WriteUnwritten(e);  // x may be the source; else the source stays described by nothing
   e->source = keep ? x : Tensor();
   e->samples_stale = false;
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
@@ -183,11 +219,13 @@ bool TakeHandedEvents(const DenseGeometry& g, const Tensor& x, DenseEvents::Impl
   const int64_t held =
       static_cast<int64_t>(e->samples_stale ? e->by_time.size() : e->samples.size());
   if (!Describes(e->source, x) || held < g.batch) {
+    WriteUnwritten(e);
     e->source = Tensor();  // never taken: they describe nothing usable now
     return false;
   }
   const double budget = internal::EventThreshold(g.outputs) * static_cast<double>(x.numel());
   e->sparse = static_cast<double>(e->total) < budget;
+  if (!e->sparse) WriteUnwritten(e);  // the dense kernels read x
   if (e->sparse && !e->samples_stale) TransposeSamples(g, e);
   return true;
 }
@@ -287,12 +325,14 @@ void SparseForward(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
 
 // SparseForward followed by the psp recursion and the spikes on each panel
 // while it is in L1: u = psp(W X[n]), then s = spike(u) when s is not null.
-// With s_events, each panel's spike masks go to s_events->masks too.
+// With s_events, each panel's spike masks go to s_events->masks, and s is
+// only written from them when write_s.
 // With u_panels, u goes there time-major per panel (contiguous, streamed)
 // instead of into us.
 void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, const float* ws,
                           const internal::AlphaRecursion& alpha, const DenseNeuron& neuron,
-                          float* us, float* ss, DenseEvents::Impl* s_events, float* u_panels) {
+                          float* us, float* ss, bool write_s, DenseEvents::Impl* s_events,
+                          float* u_panels) {
   const int64_t panels = internal::NumPanels(g.outputs);
   const float amplitude = 1.0f / neuron.ts;
   ScatterPanels(g, e, ws, [&](int64_t n, int64_t o0, int64_t width, float* acc) {
@@ -300,16 +340,14 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
     internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
     const int64_t offset = (n * g.outputs + o0) * g.steps;
     if (ss != nullptr) {
-      // The recursion is done with hist (steps * 32 floats): it holds the
-      // spike masks now (steps + 16 of them).
-      uint32_t* masks = reinterpret_cast<uint32_t*>(hist);
+      // The spike masks (steps + 16 of them): in s_events, else in hist (steps
+      // * 32 floats), which the recursion is done with.
+      uint32_t* masks =
+          s_events != nullptr
+              ? s_events->masks.data() + (n * panels + o0 / internal::kPanel) * g.steps
+              : reinterpret_cast<uint32_t*>(hist);
       internal::SpikePanelMasks(acc, g.steps, width, neuron.nu, neuron.theta, masks);
-      internal::WriteSpikesFromMasks(masks, g.steps, width, amplitude, ss + offset);
-      if (s_events != nullptr) {
-        const int64_t p = o0 / internal::kPanel;
-        uint32_t* out = s_events->masks.data() + n * g.steps * panels + p;
-        for (int64_t t = 0; t < g.steps; ++t) out[t * panels] = masks[t];
-      }
+      if (write_s) internal::WriteSpikesFromMasks(masks, g.steps, width, amplitude, ss + offset);
     }
     if (u_panels != nullptr) {
       internal::StreamCopy(acc, g.steps * internal::kPanel,
@@ -637,7 +675,7 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
 
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
-                                 DenseEvents* s_events, Tensor* u_panels) {
+                                 DenseEvents* s_events, Tensor* u_panels, bool s_on_demand) {
   constexpr char kOp[] = "DenseSpikingForward";
   if (s_events != nullptr) s_events->DropHandOver();
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
@@ -684,25 +722,28 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   const int64_t panels = internal::NumPanels(g.outputs);
   if (s != nullptr && s_events != nullptr) {
     hand = &s_events->impl();
-    hand->masks.resize(g.batch * g.steps * panels);
+    hand->masks.resize(g.batch * panels * g.steps + 16);
   }
+  const bool on_demand = s_on_demand && hand != nullptr;
   SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron,
                        panels_out != nullptr ? nullptr : u->data(),
-                       s != nullptr ? s->data() : nullptr, hand, panels_out);
+                       s != nullptr ? s->data() : nullptr, !on_demand, hand, panels_out);
   if (hand != nullptr) {
     // The events of s, by time from the masks (samples in parallel).
     if (static_cast<int64_t>(hand->by_time.size()) < g.batch) hand->by_time.resize(g.batch);
     const float amplitude = 1.0f / neuron.ts;
     internal::ParallelFor(g.batch, 1, [&](int64_t begin, int64_t end) {
       for (int64_t n = begin; n < end; ++n) {
-        hand->by_time[n].AssignFromMasks(hand->masks.data() + n * g.steps * panels, g.steps,
-                                         panels, amplitude);
+        hand->by_time[n].AssignFromMasks(hand->masks.data() + n * panels * g.steps, g.steps,
+                                         panels, g.steps, amplitude);
       }
     });
     hand->source = *s;
     hand->total = 0;
     for (int64_t n = 0; n < g.batch; ++n) hand->total += hand->by_time[n].size();
     hand->samples_stale = true;
+    hand->unwritten = on_demand;
+    hand->amplitude = amplitude;
     hand->handed = true;
   }
   return absl::OkStatus();

@@ -43,8 +43,13 @@ class DenseEvents {
   struct Impl;
   Impl& impl() { return *impl_; }
   // Forgets events handed over by DenseSpikingForward (the tensor they
-  // describe is about to be written some other way).
+  // describe is about to be written some other way; values it left
+  // unwritten are dropped too).
   void DropHandOver();
+  // Writes x's values if they are the ones DenseSpikingForward left
+  // unwritten (s_on_demand) for these events; else does nothing. Host only;
+  // not to be called from two threads at once.
+  void WriteSource(const Tensor& x);
   // Hands over x's events recorded elsewhere, one SampleEvents per sample
   // (a loader's): the next DenseForward or DenseSpikingForward on x with
   // this as its `events` takes them instead of scanning x, once. x must not
@@ -105,10 +110,15 @@ namespace cpu {
 // u and s come out equal to the three ops' (the same operations per element
 // in the same order). Else the three ops run, z = W x in `scratch`.
 // `events` as for DenseForward. With `s_events`, the one pass also hands
-// over the events of s (scanned while each panel's rows are in cache): the
-// next DenseForward or DenseSpikingForward on s with s_events as its
-// `events` takes them instead of scanning s, once; s must not change in
-// between. Without the one pass (or with few samples) nothing is handed over.
+// over the events of s (made from each panel's spike masks): the next
+// DenseForward or DenseSpikingForward on s with s_events as its `events`
+// takes them instead of scanning s, once; s must not change in between.
+// Without the one pass nothing is handed over. With s_on_demand as well, the
+// one pass leaves s's storage unwritten: s_events hold its values (as spike
+// masks) and write them when a dense op given s_events needs them (s too
+// dense for its event kernels), when asked (DenseEvents::WriteSource), or
+// before they describe another tensor; DropHandOver (s about to be written
+// another way) drops them. Until then s must be read through those only.
 //
 // With u_panels, the one pass (with s, and grad_W's panels enough tasks for
 // the threads, as DenseSpikingBackward's one pass needs) writes u there
@@ -118,7 +128,8 @@ namespace cpu {
 // written and u_panels left empty: callers tell the two apart by that.
 absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
-                                 DenseEvents* s_events = nullptr, Tensor* u_panels = nullptr);
+                                 DenseEvents* s_events = nullptr, Tensor* u_panels = nullptr,
+                                 bool s_on_demand = false);
 // u [N, O, 1, 1, T] from DenseSpikingForward's u_panels.
 absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* u);
 

@@ -615,6 +615,114 @@ TEST(DenseTest, EventsHandedOverButNotTakenServeTheBackwardAsTheyAre) {
   SLAYER_EXPECT_OK(testing::ExpectClose(gw_handed, gw_fresh, 0, 0, "grad_w after a drop"));
 }
 
+TEST(DenseTest, SpikesLeftOnDemandAreWrittenWhenNeeded) {
+  // With s_on_demand the one pass leaves s1's storage as it was (NaN here)
+  // and its hand-over holds the values: layer 2's forward and backward on
+  // them equal those on s1 written; asking (WriteSource) writes exactly s1;
+  // so does a forward whose events are too dense for its event kernels, or
+  // recording another tensor into the events; dropping the hand-over drops
+  // the values.
+  SrmParams srm;
+  const SrmNeuron srm_neuron(srm, 0.5f, 90);
+  const DenseNeuron& neuron = srm_neuron.neuron;
+  Tensor x = testing::RandomSpikes({3, 40, 1, 1, 90}, 0.04f, 2.0f, 111);
+  Tensor w1 = RandomUniform({45, 40}, 112, -1.0f, 1.5f);
+  Tensor w2 = RandomUniform({20, 45}, 113);
+  const auto nan_filled = [](const Shape& shape) {
+    Tensor t = Tensor::Zeros(shape);
+    for (float& v : t.span()) v = std::nanf("");
+    return t;
+  };
+  const auto expect_nan = [](const Tensor& t, const char* what) {
+    for (int64_t i = 0; i < t.numel(); ++i) {
+      ASSERT_TRUE(std::isnan(t.data()[i])) << what << " [" << i << "]";
+    }
+  };
+  Tensor u_ref, s_ref, scratch_ref;
+  DenseEvents events_ref;
+  SLAYER_ASSERT_OK(
+      cpu::DenseSpikingForward(x, w1, neuron, &u_ref, &s_ref, &events_ref, &scratch_ref));
+  int64_t spikes = 0;
+  for (float v : s_ref.span()) spikes += v != 0.0f;
+  ASSERT_GT(spikes, 0);
+  ASSERT_LT(spikes, s_ref.numel() / 20);  // sparse enough for layer 2's events
+  const Shape y_shape = s_ref.shape();
+  Tensor u2_ref, s2_ref, scratch2;
+  DenseEvents fresh;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s_ref, w2, neuron, &u2_ref, &s2_ref, &fresh,
+                                            &scratch2));
+  Tensor g = RandomUniform(u2_ref.shape(), 114);
+  Tensor gw_ref;
+  SLAYER_ASSERT_OK(DenseBackward(s_ref, w2, g, nullptr, &gw_ref, &fresh));
+
+  Tensor u1, scratch1, s1 = nan_filled(y_shape);
+  DenseEvents events1, hand;
+  const auto forward1 = [&] {
+    SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w1, neuron, &u1, &s1, &events1, &scratch1, &hand,
+                                              nullptr, /*s_on_demand=*/true));
+  };
+  forward1();
+  expect_nan(s1, "s1 left on demand");
+  Tensor u2, s2;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w2, neuron, &u2, &s2, &hand, &scratch2));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u2, u2_ref, 0, 0, "u2 from s1's events"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s2, s2_ref, 0, 0, "s2 from s1's events"));
+  Tensor gw;
+  SLAYER_ASSERT_OK(DenseBackward(s1, w2, g, nullptr, &gw, &hand));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw, gw_ref, 0, 0, "grad_w from s1's events"));
+  expect_nan(s1, "s1 still on demand");
+  hand.WriteSource(x);  // another tensor: nothing written
+  expect_nan(s1, "s1 after WriteSource of another tensor");
+  hand.WriteSource(s1);
+  SLAYER_EXPECT_OK(testing::ExpectClose(s1, s_ref, 0, 0, "s1 written when asked"));
+
+  // Too dense for a 1-output layer's event kernels (threshold 0.15 / 32),
+  // with a layer 1 that spikes more: that forward writes s1 before reading
+  // it.
+  Tensor w_hot = w1.Clone();
+  for (float& v : w_hot.span()) v = std::abs(v) * 4.0f;
+  Tensor u_hot, s_hot, scratch_hot;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w_hot, neuron, &u_hot, &s_hot, nullptr,
+                                            &scratch_hot));
+  spikes = 0;
+  for (float v : s_hot.span()) spikes += v != 0.0f;
+  ASSERT_GT(spikes, s_hot.numel() * 0.15 / 32);
+  s1 = nan_filled(y_shape);
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w_hot, neuron, &u1, &s1, &events1, &scratch1, &hand,
+                                            nullptr, /*s_on_demand=*/true));
+  expect_nan(s1, "s1 (hot) left on demand");
+  Tensor w_one = RandomUniform({1, 45}, 115);
+  Tensor u3, s3, scratch3, u3_ref, s3_ref, scratch3_ref;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s1, w_one, neuron, &u3, &s3, &hand, &scratch3));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s1, s_hot, 0, 0, "s1 written for dense kernels"));
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(s_hot, w_one, neuron, &u3_ref, &s3_ref, nullptr,
+                                            &scratch3_ref));
+  SLAYER_EXPECT_OK(testing::ExpectClose(u3, u3_ref, 0, 0, "u of the dense kernels"));
+  // The same events taken by a backward first (no forward on them).
+  s1 = nan_filled(y_shape);
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x, w_hot, neuron, &u1, &s1, &events1, &scratch1, &hand,
+                                            nullptr, /*s_on_demand=*/true));
+  Tensor g_one = RandomUniform(u3.shape(), 116);
+  Tensor gw_one, gw_one_ref;
+  SLAYER_ASSERT_OK(DenseBackward(s1, w_one, g_one, nullptr, &gw_one, &hand));
+  SLAYER_ASSERT_OK(DenseBackward(s_hot, w_one, g_one, nullptr, &gw_one_ref));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw_one, gw_one_ref, 0, 0, "grad_w of the dense kernels"));
+
+  // Recording another tensor into the events first writes the one they held.
+  s1 = nan_filled(y_shape);
+  forward1();
+  Tensor y_other;
+  SLAYER_ASSERT_OK(DenseForward(s_ref, w2, &y_other, &hand));
+  SLAYER_EXPECT_OK(testing::ExpectClose(s1, s_ref, 0, 0, "s1 written before its events went"));
+
+  // Dropped: s1 is about to be written another way.
+  s1 = nan_filled(y_shape);
+  forward1();
+  hand.DropHandOver();
+  hand.WriteSource(s1);
+  expect_nan(s1, "s1 after the hand-over was dropped");
+}
+
 TEST(DenseTest, SparseWeightGradientDoesNotDependOnTheThreadCount) {
   // 8 panels: one thread gives whole-input panels (the scatter along time),
   // four split the inputs into blocks (the gather input by input): the same

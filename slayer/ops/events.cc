@@ -85,12 +85,12 @@ void EventRows::AssignTransposed(const EventRows& in, int64_t length) {
 }
 
 void EventRows::AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words,
-                                float value) {
+                                int64_t word_stride, float value) {
   start_.resize(rows + 1);
   start_[0] = 0;
   int64_t total = 0;
   for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t w = 0; w < words; ++w) total += __builtin_popcount(masks[r * words + w]);
+    for (int64_t w = 0; w < words; ++w) total += __builtin_popcount(masks[w * word_stride + r]);
     start_[r + 1] = total;
   }
   events_.resize(total);  // Event(): no initialisation
@@ -98,7 +98,7 @@ void EventRows::AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t wor
   for (int64_t r = 0; r < rows; ++r) {
     for (int64_t w = 0; w < words; ++w) {
       const int32_t base = static_cast<int32_t>(w * 32);
-      for (uint32_t m = masks[r * words + w]; m != 0; m &= m - 1) {
+      for (uint32_t m = masks[w * word_stride + r]; m != 0; m &= m - 1) {
         *out++ = {base + __builtin_ctz(m), value};
       }
     }

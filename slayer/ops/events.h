@@ -47,9 +47,10 @@ class EventRows {
   // from as its index (increasing). Allocates nothing once grown.
   void AssignTransposed(const EventRows& in, int64_t length);
   // Becomes `rows` rows of events of the bits of masks: row r holds index
-  // w * 32 + b, with `value`, for every bit b of masks[r * words + w]
+  // w * 32 + b, with `value`, for every bit b of masks[w * word_stride + r]
   // (w < words), in increasing index. Allocates nothing once grown.
-  void AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words, float value);
+  void AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words, int64_t word_stride,
+                       float value);
 
  private:
   std::vector<Event> events_;

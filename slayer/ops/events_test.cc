@@ -95,17 +95,18 @@ TEST_F(EventRowsTest, RecordsNonzerosInOrder) {
 }
 
 // AssignFromMasks: a row per mask row, the set bits as increasing indices
-// (word w's bit b as w * 32 + b), all with the value; the buffers regrow
+// (word w's bit b as w * 32 + b, words strided), all with the value; the buffers regrow
 // and shrink as asked.
 TEST_F(EventRowsTest, AssignFromMasksListsTheBitsInOrder) {
-  const int64_t rows = 9, words = 3;
-  std::vector<uint32_t> masks(rows * words, 0);
-  masks[0 * words + 0] = 0x80000001u;  // indices 0 and 31
-  masks[0 * words + 2] = 0x4u;         // 66
-  masks[3 * words + 1] = 0xffffffffu;  // 32 .. 63
-  masks[8 * words + 2] = 0x80000000u;  // 95
+  const int64_t rows = 9, words = 3, stride = 11;  // word w of row r at w * 11 + r
+  std::vector<uint32_t> masks(words * stride, 0);
+  masks[0 * stride + 0] = 0x80000001u;  // indices 0 and 31
+  masks[2 * stride + 0] = 0x4u;         // 66
+  masks[1 * stride + 3] = 0xffffffffu;  // 32 .. 63
+  masks[2 * stride + 8] = 0x80000000u;  // 95
+  masks[0 * stride + 9] = 0xffu;        // past the rows: not read
   EventRows by_time;
-  by_time.AssignFromMasks(masks.data(), rows, words, 0.5f);
+  by_time.AssignFromMasks(masks.data(), rows, words, stride, 0.5f);
   ASSERT_EQ(by_time.rows(), rows);
   ASSERT_EQ(by_time.size(), 3 + 32 + 1);
   std::vector<int32_t> row0;
@@ -120,7 +121,7 @@ TEST_F(EventRowsTest, AssignFromMasksListsTheBitsInOrder) {
   EXPECT_EQ(by_time.begin(8)->index, 95);
   for (int64_t r : {1, 2, 4, 5, 6, 7}) EXPECT_EQ(by_time.begin(r), by_time.end(r)) << r;
   // Reused for fewer rows: nothing of the old events is left.
-  by_time.AssignFromMasks(masks.data() + 3 * words, 1, words, 2.0f);
+  by_time.AssignFromMasks(masks.data() + 3, 1, words, stride, 2.0f);
   ASSERT_EQ(by_time.rows(), 1);
   ASSERT_EQ(by_time.size(), 32);
   EXPECT_EQ(by_time.begin(0)->value, 2.0f);
