@@ -20,6 +20,12 @@ for key in forward_samples_per_s train_samples_per_s peak_rss_mb; do
 done
 echo "$out" | grep -q "^  fc1 .*dense 72->16" || fail "no per-layer breakdown: $out"
 echo "$out" | grep -q "GEMM path" || fail "--gemm printed no GEMM-path timings: $out"
+# Timed after untimed training steps, with the hidden layers' activity said
+# before and after.
+echo "$out" | grep -q "20 untimed training steps first (.*); hidden spike density then: fc1 0\.[0-9]*$" ||
+  fail "no settling line with fc1's density: $out"
+echo "$out" | grep -q "hidden spike density after the last step: fc1 0\.[0-9]*$" ||
+  fail "no hidden density after the timed steps: $out"
 # The same seed gives the same input and loss.
 again=$("$SLAYER" bench "${tiny[@]}" 2>&1) || fail "second run failed: $again"
 [ "$(echo "$out" | grep -o 'last loss [^,]*')" = "$(echo "$again" | grep -o 'last loss [^,]*')" ] ||
@@ -60,6 +66,7 @@ expect_usage "--input-density" --input-density 1.5
 expect_usage "--input-density" --input-density -0.1
 expect_usage "--iters" --iters 0
 expect_usage "--warmup" --warmup -1
+expect_usage "--settle" --settle -2
 expect_usage "--ts_ms" --ts_ms 0
 expect_usage "--threads" --threads -1
 expect_usage "--device" --device tpu
