@@ -105,10 +105,10 @@ class SpikingStage {
   absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_s,
                              ops::DenseEvents* events, Tensor* grad_z, Tensor* grad_x,
                              Tensor* grad_w, const ops::DenseGradFactor* grad_s_factor = nullptr,
-                             bool keep_grad_z = false) {
+                             bool keep_grad_z = false, bool grad_x_panels = false) {
     return ops::cpu::DenseSpikingBackward(x, w, Neuron(), Surrogate(), u_, grad_s, grad_z, grad_x,
                                           grad_w, events, &u_panels_, grad_s_factor,
-                                          keep_grad_z);
+                                          keep_grad_z, grad_x_panels);
   }
 
   // Whether the last forward left u as panels (the dense one pass).
@@ -211,9 +211,10 @@ class DenseLayer : public Layer {
   }
   ops::DenseEvents* input_events() override { return &events_; }
   absl::Status Backward(const Tensor& grad_out, Tensor* grad_in) override {
+    const bool panels = std::exchange(panel_grad_in_, false);
     if (stage_.CanFuseDenseBackward(input_)) {
       return stage_.DenseBackward(input_, weight_.value, grad_out, &events_, &grad_z_, grad_in,
-                                  &weight_.grad);
+                                  &weight_.grad, nullptr, false, panels);
     }
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
     return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad, &events_);
@@ -240,14 +241,29 @@ class DenseLayer : public Layer {
   }
   absl::Status BackwardFromFactor(const ops::DenseGradFactor& grad_out, Tensor* grad_in) {
     return stage_.DenseBackward(input_, weight_.value, Tensor(), &events_, &grad_z_, grad_in,
-                                &weight_.grad, &grad_out);
+                                &weight_.grad, &grad_out, false,
+                                std::exchange(panel_grad_in_, false));
   }
+  // Whether Backward and BackwardKeepingGradZ had better be handed grad_out
+  // as panels, [N, P, T, 32] (ops::cpu::DenseSpikingBackward): its one pass
+  // reads them as they are (the forward left u as panels), and the layer
+  // after writes them straight out of its GEMM.
+  bool TakesPanelGrad() const {
+    return stage_.CanFuseDenseBackward(input_) && stage_.HasUPanels() &&
+           ops::cpu::DenseGradPanelsDirect();
+  }
+  // Asks the next Backward or BackwardFromFactor (only) for grad_in as
+  // panels, [N, P, T, 32], where its one op runs (else it comes as rows,
+  // [N, I, 1, 1, T]): Network::Backward, for a layer before that
+  // TakesPanelGrad.
+  void AskPanelGradIn() { panel_grad_in_ = true; }
 
  private:
   SpikingStage stage_;
   Param weight_;
   Tensor input_, z_, grad_z_;
   ops::DenseEvents events_;  // input_'s nonzeros, from Forward for Backward
+  bool panel_grad_in_ = false;
 };
 
 class ConvLayer : public Layer {
@@ -526,6 +542,14 @@ absl::Status Network::Backward(const Tensor& grad_output) {
   const auto named = [this](int i, const absl::Status& s) {
     return absl::Status(s.code(), absl::StrCat("layer '", layers_[i]->name(), "': ", s.message()));
   };
+  // A dense layer hands its input gradient to a dense layer before it as
+  // panels when that one reads them so (neither transposes it).
+  const auto ask_panels = [this](int i) {
+    auto* producer = dynamic_cast<DenseLayer*>(layers_[i].get());
+    if (producer == nullptr) return;
+    auto* consumer = i > 0 ? dynamic_cast<DenseLayer*>(layers_[i - 1].get()) : nullptr;
+    if (consumer != nullptr && consumer->TakesPanelGrad()) producer->AskPanelGradIn();
+  };
   const Tensor* g = &grad_output;
   for (int i = static_cast<int>(layers_.size()) - 1; i >= 0; --i) {
     // A narrow dense layer (a classifier's outputs) after a dense layer
@@ -539,6 +563,7 @@ absl::Status Network::Backward(const Tensor& grad_output) {
       absl::Status s = narrow->BackwardKeepingGradZ(*g);
       if (!s.ok()) return named(i, s);
       Tensor* grad_in = i > 1 ? &grads_[i - 1] : nullptr;
+      ask_panels(i - 1);
       s = before->BackwardFromFactor(narrow->grad_factor(), grad_in);
       if (!s.ok()) return named(i - 1, s);
       g = grad_in;
@@ -546,6 +571,7 @@ absl::Status Network::Backward(const Tensor& grad_output) {
       continue;
     }
     Tensor* grad_in = i > 0 ? &grads_[i] : nullptr;
+    ask_panels(i);
     absl::Status s = layers_[i]->Backward(*g, grad_in);
     if (!s.ok()) return named(i, s);
     g = grad_in;

@@ -283,31 +283,47 @@ TEST(NetworkTest, HiddenSpikesAreWrittenWhenAskedFor) {
   }
 }
 
-TEST(NetworkTest, NarrowLastLayerHandsItsInputGradientAsFactors) {
+TEST(NetworkTest, NetworkBackwardEqualsTheLayersOneAfterTheOther) {
   // Network::Backward lets a dense 10-output layer hand W^T grad_z to the
-  // dense layer before it without storing the product: the gradients equal
-  // those of the layers' own Backward calls one after the other.
-  const config::NetworkSpec spec =
-      Spec(R"pb(simulation { ts_ms: 1 sample_ms: 60 } arch: "4x3x2-64-10")pb");
-  auto a = Network::Create(spec, 4);
-  auto b = Network::Create(spec, 4);
-  ASSERT_TRUE(a.ok() && b.ok());
-  Tensor x = RandomSpikes({3, 2, 4, 3, 60}, 0.05f, 12);
-  ASSERT_TRUE((*a)->Forward(x, true).ok());
-  ASSERT_TRUE((*b)->Forward(x, true).ok());
-  Tensor grad = RandomSpikes((*a)->output().shape(), 0.5f, 13);
-  ASSERT_TRUE((*a)->Backward(grad).ok());
-  Tensor between;
-  ASSERT_TRUE((*b)->layers()[1]->Backward(grad, &between).ok());
-  ASSERT_TRUE((*b)->layers()[0]->Backward(between, nullptr).ok());
-  for (size_t p = 0; p < (*a)->params().size(); ++p) {
-    const Tensor& ga = (*a)->params()[p]->grad;
-    const Tensor& gb = (*b)->params()[p]->grad;
-    double largest = 0.0;
-    for (int64_t i = 0; i < gb.numel(); ++i) largest = std::max(largest, std::abs(double{gb.data()[i]}));
-    ASSERT_GT(largest, 0.0) << "no gradient: the case tests nothing";
-    for (int64_t i = 0; i < ga.numel(); ++i) {
-      ASSERT_NEAR(ga.data()[i], gb.data()[i], 1e-6 * largest) << (*a)->params()[p]->name << " " << i;
+  // dense layer before it without storing the product, and dense layers
+  // pass input gradients to dense layers before them as panels: the
+  // gradients equal those of the layers' own Backward calls one after the
+  // other (rows), with two layers (the factor only) and four (the factor,
+  // then as panels through a plain dense layer to the first).
+  for (const char* arch : {"4x3x2-64-10", "4x3x2-40-36-34-10"}) {
+    SCOPED_TRACE(arch);
+    const config::NetworkSpec spec =
+        Spec(absl::StrCat("simulation { ts_ms: 1 sample_ms: 60 } arch: \"", arch, "\""));
+    auto a = Network::Create(spec, 4);
+    auto b = Network::Create(spec, 4);
+    ASSERT_TRUE(a.ok() && b.ok());
+    Tensor x = RandomSpikes({3, 2, 4, 3, 60}, 0.05f, 12);
+    ASSERT_TRUE((*a)->Forward(x, true).ok());
+    ASSERT_TRUE((*b)->Forward(x, true).ok());
+    Tensor grad = RandomSpikes((*a)->output().shape(), 0.5f, 13);
+    ASSERT_TRUE((*a)->Backward(grad).ok());
+    const auto& layers = (*b)->layers();
+    std::vector<Tensor> between(layers.size());
+    const Tensor* g = &grad;
+    for (size_t l = layers.size(); l-- > 0;) {
+      ASSERT_TRUE(layers[l]->Backward(*g, l > 0 ? &between[l] : nullptr).ok());
+      if (l > 0) {
+        ASSERT_EQ(between[l].shape(), layers[l - 1]->output().shape());
+      }
+      g = &between[l];
+    }
+    for (size_t p = 0; p < (*a)->params().size(); ++p) {
+      const Tensor& ga = (*a)->params()[p]->grad;
+      const Tensor& gb = (*b)->params()[p]->grad;
+      double largest = 0.0;
+      for (int64_t i = 0; i < gb.numel(); ++i) {
+        largest = std::max(largest, std::abs(double{gb.data()[i]}));
+      }
+      ASSERT_GT(largest, 0.0) << "no gradient: the case tests nothing";
+      for (int64_t i = 0; i < ga.numel(); ++i) {
+        ASSERT_NEAR(ga.data()[i], gb.data()[i], 1e-6 * largest)
+            << (*a)->params()[p]->name << " " << i;
+      }
     }
   }
 }

@@ -480,10 +480,13 @@ void FactorPanel(const float* wn, int64_t classes, int64_t outputs, int64_t o0, 
 // first (transposed from gss, or computed from `factor`, which needs
 // u_panels) and the surrogate taken there (the same values: the surrogate of
 // an element does not depend on where it sits).
+// With gs_panels, gss is panels [N, P, T, 32] as u_panels (read as they
+// are; needs u_panels); with gz_panels, grad_z is stored so (streamed).
 void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
-                           const float* gss, const DenseGradFactor* factor, const float* us,
-                           const float* u_panels, const SurrogateParams& surrogate,
-                           const internal::AlphaRecursion& alpha, float* gzs, float* gws) {
+                           const float* gss, bool gs_panels, const DenseGradFactor* factor,
+                           const float* us, const float* u_panels,
+                           const SurrogateParams& surrogate, const internal::AlphaRecursion& alpha,
+                           float* gzs, bool gz_panels, float* gws) {
   const int64_t classes = factor != nullptr ? factor->w->dim(0) : 0;
   using internal::kPanel;
   const int64_t panels = internal::NumPanels(g.outputs);
@@ -499,14 +502,16 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
       for (int64_t n = 0; n < g.batch; ++n) {
         const int64_t offset = (n * g.outputs + o0) * g.steps;
         if (u_panels != nullptr) {
+          const float* gs = panel;
           if (factor != nullptr) {
             FactorPanel(factor->w->data(), classes, g.outputs, o0, width,
                         factor->grad_z->data() + n * classes * g.steps, g.steps, panel);
+          } else if (gs_panels) {
+            gs = gss + (n * panels + p) * g.steps * kPanel;
           } else {
             internal::PackPanels(gss + offset, width, g.steps, g.steps, panel);  // inline
           }
-          internal::SurrogateRows(surrogate, panel,
-                                  u_panels + (n * panels + p) * g.steps * kPanel,
+          internal::SurrogateRows(surrogate, gs, u_panels + (n * panels + p) * g.steps * kPanel,
                                   g.steps * kPanel, panel);
         } else {
           internal::SurrogateRows(surrogate, gss + offset, us + offset, width * g.steps, rows);
@@ -514,7 +519,9 @@ void SpikingWeightGradient(const DenseGeometry& g, const DenseEvents::Impl& e,
         }
         internal::AlphaPanel(alpha, g.steps, /*backward=*/true, panel, rows);
         internal::ScatterRows(e.by_time[n], 0, g.steps, panel, acc);
-        if (gzs != nullptr) {
+        if (gzs != nullptr && gz_panels) {
+          internal::StreamCopy(panel, g.steps * kPanel, gzs + (n * panels + p) * g.steps * kPanel);
+        } else if (gzs != nullptr) {
           internal::StorePanelTransposed(panel, g.steps, width, gzs + offset, g.steps);
         }
       }
@@ -567,6 +574,49 @@ absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, 
       }
     }
   });
+  return absl::OkStatus();
+}
+
+// grad_x as panels [N, P, T, 32] of the inputs (P = NumPanels(I);
+// gx[n][p][t][k] = sum_o W[o][32p + k] grad_z[n][o][t], zero past I) from
+// grad_z as panels of the outputs: per sample (and block of steps when
+// samples are few) C (T x I) = grad_z^T (T x O) W (O x I), A and C as panels,
+// W packed once. Each element is the sum DenseBackward's grad_x has (the
+// same products in the same order). Requires FastGemmAvailable().
+void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_panels,
+                     float* gx_panels) {
+  using internal::kPanel;
+  const int64_t unit = internal::kGemmRowBlock;
+  int64_t blocks = NumBlocks(g.steps, (2 * Threads() + g.batch - 1) / g.batch, 32);
+  const int64_t per_block = ((g.steps + blocks - 1) / blocks + unit - 1) / unit * unit;
+  blocks = (g.steps + per_block - 1) / per_block;
+  float* packed = internal::Scratch(internal::kScratchCaller,
+                                    internal::PackedGemmBSize(g.outputs, g.inputs));
+  internal::PackGemmB(g.outputs, g.inputs, {ws, g.inputs, 1}, packed);
+  const int64_t in_size = internal::NumPanels(g.outputs) * g.steps * kPanel;
+  const int64_t out_size = internal::NumPanels(g.inputs) * g.steps * kPanel;
+  internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t n = task / blocks;
+      const int64_t t0 = (task % blocks) * per_block;
+      const int64_t rows = std::min(per_block, g.steps - t0);
+      if (rows <= 0) continue;
+      internal::GemmPanels(rows, g.inputs, g.outputs,
+                           {gz_panels + n * in_size + t0 * kPanel, g.steps * kPanel}, packed,
+                           gx_panels + n * out_size + t0 * kPanel, g.steps * kPanel);
+    }
+  });
+}
+
+// Panels [N, P, T, 32] of rows [N, C, 1, 1, T] (channels C; zero past C).
+absl::Status RowsToPanels(const Tensor& rows, int64_t batch, int64_t channels, int64_t steps,
+                          Tensor* panels) {
+  const int64_t p = internal::NumPanels(channels);
+  SLAYER_RETURN_IF_ERROR(EnsureShape(panels, {batch, p, steps, internal::kPanel}, Device::kCpu));
+  for (int64_t n = 0; n < batch; ++n) {
+    internal::PackPanels(rows.data() + n * channels * steps, channels, steps, steps,
+                         panels->data() + n * p * steps * internal::kPanel);
+  }
   return absl::OkStatus();
 }
 
@@ -870,15 +920,26 @@ absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* 
   return absl::OkStatus();
 }
 
+bool DenseGradPanelsDirect() { return internal::FastGemmAvailable(); }
+
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
                                   Tensor* grad_w, DenseEvents* events, const Tensor* u_panels,
-                                  const DenseGradFactor* grad_s_factor, bool keep_grad_z) {
+                                  const DenseGradFactor* grad_s_factor, bool keep_grad_z,
+                                  bool grad_x_panels) {
   constexpr char kOp[] = "DenseSpikingBackward";
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(grad_z, kOp, "grad_z"));
   DenseGeometry g;
-  if (grad_s_factor == nullptr) {
+  const bool gs_panels = grad_s_factor == nullptr && grad_s.rank() == 4;
+  if (gs_panels) {
+    SLAYER_ASSIGN_OR_RETURN(g, CheckDenseArgs(kOp, x, w));
+    SLAYER_RETURN_IF_ERROR(CheckShape(
+        grad_s, {g.batch, internal::NumPanels(g.outputs), g.steps, internal::kPanel},
+        absl::StrCat(kOp, ": grad_s (panels)")));
+    SLAYER_RETURN_IF_ERROR(CheckSameDevice(Device::kCpu, {{"DenseSpikingBackward: grad_s",
+                                                           &grad_s}}));
+  } else if (grad_s_factor == nullptr) {
     SLAYER_ASSIGN_OR_RETURN(g, CheckBackwardArgs(kOp, x, w, grad_s));
   } else {
     SLAYER_ASSIGN_OR_RETURN(g, CheckDenseArgs(kOp, x, w));
@@ -909,28 +970,55 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
     e = &EventsFor(g, x, events);
     if (!e->sparse) e = nullptr;
   }
-  if (e == nullptr || (grad_s_factor != nullptr && u_panels == nullptr)) {
+  if (e == nullptr || ((grad_s_factor != nullptr || gs_panels) && u_panels == nullptr)) {
     // The two ops in turn (u and grad_s as rows).
     Tensor rows, gs_rows;
     if (u_panels != nullptr) SLAYER_RETURN_IF_ERROR(DensePanelsToRows(*u_panels, g.outputs, &rows));
     if (grad_s_factor != nullptr) {
       SLAYER_RETURN_IF_ERROR(GradFactorToRows(*grad_s_factor, g, &gs_rows));
+    } else if (gs_panels) {
+      SLAYER_RETURN_IF_ERROR(DensePanelsToRows(grad_s, g.outputs, &gs_rows));
     }
     SLAYER_RETURN_IF_ERROR(cpu::SurrogatePspBackward(
-        grad_s_factor != nullptr ? gs_rows : grad_s, u_panels != nullptr ? rows : u, surrogate,
-        neuron.eps, neuron.ts, grad_z));
-    return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
+        grad_s_factor != nullptr || gs_panels ? gs_rows : grad_s, u_panels != nullptr ? rows : u,
+        surrogate, neuron.eps, neuron.ts, grad_z));
+    if (!grad_x_panels || grad_x == nullptr) {
+      return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
+    }
+    Tensor gx_rows;
+    SLAYER_RETURN_IF_ERROR(cpu::DenseBackward(x, w, *grad_z, &gx_rows, grad_w, events));
+    return RowsToPanels(gx_rows, g.batch, g.inputs, g.steps, grad_x);
   }
   SLAYER_RETURN_IF_ERROR(internal::CheckSurrogate(kOp, surrogate));
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
   const bool store_z = grad_x != nullptr || keep_grad_z;
-  if (store_z) SLAYER_RETURN_IF_ERROR(EnsureShape(grad_z, g.y_shape(), Device::kCpu));
-  SpikingWeightGradient(g, *e, grad_s_factor != nullptr ? nullptr : grad_s.data(), grad_s_factor,
-                        u_panels != nullptr ? nullptr : u.data(),
+  // grad_z kept as rows; else, for grad_x as panels (with the AVX-512 GEMM,
+  // which reads them), stored as panels.
+  const bool z_panels =
+      store_z && !keep_grad_z && grad_x_panels && internal::FastGemmAvailable();
+  if (store_z) {
+    SLAYER_RETURN_IF_ERROR(EnsureShape(
+        grad_z,
+        z_panels ? Shape{g.batch, internal::NumPanels(g.outputs), g.steps, internal::kPanel}
+                 : g.y_shape(),
+        Device::kCpu));
+  }
+  SpikingWeightGradient(g, *e, grad_s_factor != nullptr ? nullptr : grad_s.data(), gs_panels,
+                        grad_s_factor, u_panels != nullptr ? nullptr : u.data(),
                         u_panels != nullptr ? u_panels->data() : nullptr, surrogate,
-                        *filter.alpha(), store_z ? grad_z->data() : nullptr, grad_w->data());
+                        *filter.alpha(), store_z ? grad_z->data() : nullptr, z_panels,
+                        grad_w->data());
   if (grad_x == nullptr) return absl::OkStatus();
-  return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
+  if (!grad_x_panels) return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
+  if (!z_panels) {  // grad_z as rows: the GEMM on rows, then panels
+    Tensor gx_rows;
+    SLAYER_RETURN_IF_ERROR(cpu::DenseBackward(x, w, *grad_z, &gx_rows, nullptr, events));
+    return RowsToPanels(gx_rows, g.batch, g.inputs, g.steps, grad_x);
+  }
+  SLAYER_RETURN_IF_ERROR(EnsureShape(
+      grad_x, {g.batch, internal::NumPanels(g.inputs), g.steps, internal::kPanel}, Device::kCpu));
+  InputGradPanels(g, w.data(), grad_z->data(), grad_x->data());
+  return absl::OkStatus();
 }
 
 }  // namespace cpu

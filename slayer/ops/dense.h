@@ -150,13 +150,25 @@ absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* 
 // stored: the one pass computes each panel of it in cache) and the `grad_s`
 // argument is not used; the same values as DenseBackward's grad_x would
 // give where the AVX-512 GEMM runs.
+//
+// Gradients may also pass between dense layers as panels, time-major per
+// 32 channels as u_panels: [N, P, T, 32] with [n][p][t][k] = the rows'
+// [n][32p + k][t] (zero past the channels), which the one passes read and
+// write without transposing: grad_s of rank 4 is taken as panels, and with
+// grad_x_panels grad_x is written [N, NumPanels(I), T, 32] (the same values:
+// with the AVX-512 GEMM from grad_z stored as panels too, unless
+// keep_grad_z; else grad_x's rows are packed).
+// Whether grad_x as panels comes straight out of the GEMM (the AVX-512
+// GEMM runs), rather than packed from rows: only then is handing gradients
+// between layers as panels worth it.
+bool DenseGradPanelsDirect();
 absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseNeuron& neuron,
                                   const SurrogateParams& surrogate, const Tensor& u,
                                   const Tensor& grad_s, Tensor* grad_z, Tensor* grad_x,
                                   Tensor* grad_w, DenseEvents* events,
                                   const Tensor* u_panels = nullptr,
                                   const DenseGradFactor* grad_s_factor = nullptr,
-                                  bool keep_grad_z = false);
+                                  bool keep_grad_z = false, bool grad_x_panels = false);
 
 absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y);
 absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_y,

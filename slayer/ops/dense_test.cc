@@ -474,6 +474,107 @@ TEST(DenseTest, SpikingBackwardTakesGradSAsFactors) {
   EXPECT_THAT(std::string(st.message()), HasSubstr("grad_s factor w: expected [C, 70]"));
 }
 
+// Panels [N, P, T, 32] of a rows tensor [N, C, 1, 1, T] (zero past C).
+Tensor Panels(const Tensor& rows) {
+  const int64_t batch = rows.dim(0), channels = rows.dim(1), steps = rows.dim(-1);
+  const int64_t panels = (channels + 31) / 32;
+  Tensor out = Tensor::Zeros({batch, panels, steps, 32});
+  for (int64_t n = 0; n < batch; ++n) {
+    for (int64_t c = 0; c < channels; ++c) {
+      for (int64_t t = 0; t < steps; ++t) {
+        out.data()[((n * panels + c / 32) * steps + t) * 32 + c % 32] =
+            rows.data()[(n * channels + c) * steps + t];
+      }
+    }
+  }
+  return out;
+}
+
+TEST(DenseTest, SpikingBackwardPassesGradientsAsPanels) {
+  // grad_x asked for as panels ([N, P, T, 32]) and grad_s given as panels,
+  // through the one pass (u as panels, with and without a factor) and the
+  // two ops (u as rows; events too dense): the rows layout's values in
+  // panels, bit for bit where the AVX-512 GEMM runs. Fewer than 32 inputs:
+  // whole-input panels on any thread count; 24 inputs: a partial panel.
+  SrmParams srm;
+  SurrogateParams sp;
+  sp.theta = srm.theta;
+  const SrmNeuron srm_neuron(srm, 1.0f, 110);
+  const DenseNeuron& neuron = srm_neuron.neuron;
+  Tensor x = testing::RandomSpikes({3, 24, 1, 1, 110}, 0.05f, 1.0f, 161);
+  Tensor w = RandomUniform({70, 24}, 162, -4.0f, 4.0f);
+  Tensor w_next = RandomUniform({10, 70}, 163);
+  Tensor gz_next = RandomUniform({3, 10, 1, 1, 110}, 164);
+  const double tolerance = internal::FastGemmAvailable() ? 0.0 : 1e-5;
+  Tensor u, s, scratch, panels, rows;
+  DenseEvents events;
+  SLAYER_ASSERT_OK(
+      cpu::DenseSpikingForward(x, w, neuron, &u, &s, &events, &scratch, nullptr, &panels));
+  ASSERT_FALSE(panels.empty());
+  SLAYER_ASSERT_OK(cpu::DensePanelsToRows(panels, 70, &rows));
+  const Tensor gs = RandomUniform(rows.shape(), 165);
+  const Tensor gs_panels = Panels(gs);
+  const DenseGradFactor factor{&w_next, &gz_next};
+  struct Case {
+    const char* what;
+    const Tensor* u_panels;
+    const DenseGradFactor* factor;
+  };
+  for (const Case& c : {Case{"one pass", &panels, nullptr}, Case{"one pass, factor", &panels,
+                                                                  &factor},
+                        Case{"two ops", nullptr, nullptr}}) {
+    SCOPED_TRACE(c.what);
+    const Tensor& u_arg = c.u_panels != nullptr ? Tensor() : rows;
+    Tensor gz1, gx1, gw1;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, u_arg, gs, &gz1, &gx1, &gw1,
+                                               &events, c.u_panels, c.factor));
+    ASSERT_EQ(gx1.shape(), x.shape());
+    const Tensor want = Panels(gx1);
+    // grad_x as panels.
+    Tensor gz2, gx2, gw2;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, u_arg, gs, &gz2, &gx2, &gw2,
+                                               &events, c.u_panels, c.factor,
+                                               /*keep_grad_z=*/false, /*grad_x_panels=*/true));
+    EXPECT_EQ(gx2.shape(), (Shape{3, 1, 110, 32}));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx2, want, tolerance, tolerance, "grad_x as panels"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw2, gw1, 0, 0, "grad_w, grad_x as panels"));
+    // keep_grad_z keeps grad_z as rows.
+    Tensor gz3, gx3, gw3;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, u_arg, gs, &gz3, &gx3, &gw3,
+                                               &events, c.u_panels, c.factor,
+                                               /*keep_grad_z=*/true, /*grad_x_panels=*/true));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gz3, gz1, 0, 0, "kept grad_z"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx3, want, tolerance, tolerance, "grad_x, kept z"));
+    if (c.factor != nullptr) continue;
+    // grad_s as panels: the same gradients as grad_s as rows.
+    Tensor gz4, gx4, gw4;
+    SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x, w, neuron, sp, u_arg, gs_panels, &gz4, &gx4,
+                                               &gw4, &events, c.u_panels));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gw4, gw1, 0, 0, "grad_w from grad_s as panels"));
+    SLAYER_EXPECT_OK(testing::ExpectClose(gx4, gx1, 0, 0, "grad_x from grad_s as panels"));
+  }
+  // Events too dense for the one pass: the two ops, panels both ways.
+  Tensor x_dense = testing::RandomSpikes(x.shape(), 0.6f, 1.0f, 166);
+  Tensor u5, s5, scratch5, panels5;
+  DenseEvents events5;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingForward(x_dense, w, neuron, &u5, &s5, &events5, &scratch5,
+                                            nullptr, &panels5));
+  EXPECT_TRUE(panels5.empty());
+  Tensor gz5, gx5, gw5, gz6, gx6, gw6;
+  SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x_dense, w, neuron, sp, u5, gs, &gz5, &gx5, &gw5,
+                                             &events5));
+  SLAYER_ASSERT_OK(cpu::DenseSpikingBackward(x_dense, w, neuron, sp, u5, gs_panels, &gz6, &gx6,
+                                             &gw6, &events5, nullptr, nullptr, false, true));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gw6, gw5, 0, 0, "grad_w, dense x"));
+  SLAYER_EXPECT_OK(testing::ExpectClose(gx6, Panels(gx5), 0, 0, "grad_x, dense x"));
+  // Panels of the wrong shape are refused, naming them.
+  Tensor bad = Tensor::Zeros({3, 3, 109, 32}), gz7, gw7;
+  absl::Status st = cpu::DenseSpikingBackward(x, w, neuron, sp, Tensor(), bad, &gz7, nullptr,
+                                              &gw7, &events, &panels);
+  EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(st.message()), HasSubstr("grad_s (panels)"));
+}
+
 TEST(DenseTest, HandedOverEventsAreTakenOnceAndFollowTheTensor) {
   // Layer 1's one pass hands over the events of its spikes s1; layer 2's
   // forward on s1 takes them (the same u and s as scanning s1), its backward

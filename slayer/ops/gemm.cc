@@ -21,11 +21,13 @@ namespace {
 
 // Register block: kRows rows of C by kCols columns (two 16-float vectors),
 // 24 accumulators of the 32 AVX-512 registers. Blocks of the sum: kDepth
-// steps of k (a packed B panel, kDepth x kCols, is 32 KiB: L1) and kWidth
-// columns of C (the packed B block, kDepth x kWidth, is 512 KiB: L2).
+// steps of k (a packed B panel, kDepth x kCols, is 64 KiB: read from L2 in
+// order; a packed A strip, 24 KiB, stays in L1) and kWidth columns of C (the
+// packed B block, kDepth x kWidth, is 1 MiB: L2). A layer's 512 inputs or
+// outputs are one block of the sum: C is written once.
 constexpr int kRows = kGemmRowBlock;
-constexpr int kCols = 32;
-constexpr int64_t kDepth = 256;
+constexpr int kCols = kGemmPanel;
+constexpr int64_t kDepth = 512;
 constexpr int64_t kWidth = 512;
 
 bool Detect() {
@@ -139,6 +141,16 @@ void PackA(MatrixView a, int64_t i0, int64_t rows, int64_t p0, int64_t depth, fl
   }
 }
 
+// PackA for A stored as panels of kCols columns (PanelMatrix).
+void PackAPanels(PanelMatrix a, int64_t i0, int64_t rows, int64_t p0, int64_t depth, float* dst) {
+  for (int64_t c = p0; c < p0 + depth;) {
+    const int64_t end = std::min(p0 + depth, (c / kCols + 1) * kCols);
+    TransposeRows(a.data + (c / kCols) * a.panel_stride + i0 * kCols + c % kCols, kCols, rows,
+                  end - c, kRows, dst + (c - p0) * kRows, kRows);
+    c = end;
+  }
+}
+
 // Panels of kCols columns: dst[(q * depth + p) * kCols + j] =
 // B(p0 + p, j0 + q * kCols + j); zero past column j0 + width.
 void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, float* dst) {
@@ -168,11 +180,13 @@ void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, f
 // the columns j whose bits are set in mask (low 16: the first vector). With
 // kVectors 1 only the first 16 columns are computed (a last panel of at most
 // 16 columns: the second vector's FMAs would all be masked out).
+// With `stream` (kVectors 2, not accumulate, c and ldc 64-byte aligned) the
+// rows are stored whole (all 32 columns) with non-temporal stores.
 template <int kVectors>
 __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float* ap,
                                                       const float* bp, float* c, int64_t ldc,
                                                       int64_t rows, uint32_t mask,
-                                                      bool accumulate) {
+                                                      bool accumulate, bool stream) {
   __m512 acc[kRows][kVectors];
 #pragma GCC unroll 12
   for (int r = 0; r < kRows; ++r) {
@@ -180,7 +194,7 @@ __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float*
   }
   for (int64_t p = 0; p < depth; ++p) {
     __m512 b[kVectors];
-    for (int v = 0; v < kVectors; ++v) b[v] = _mm512_load_ps(bp + 16 * v);
+    for (int v = 0; v < kVectors; ++v) b[v] = _mm512_loadu_ps(bp + 16 * v);
 #pragma GCC unroll 12
     for (int r = 0; r < kRows; ++r) {
       const __m512 a = _mm512_set1_ps(ap[r]);
@@ -197,6 +211,10 @@ __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float*
     float* row = c + r * ldc;
     for (int v = 0; v < kVectors; ++v) {
       __m512 x = acc[r][v];
+      if (stream) {
+        _mm512_stream_ps(row + 16 * v, x);
+        continue;
+      }
       if (accumulate) x = _mm512_add_ps(_mm512_maskz_loadu_ps(m[v], row + 16 * v), x);
       _mm512_mask_storeu_ps(row + 16 * v, m[v], x);
     }
@@ -204,11 +222,11 @@ __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float*
 }
 
 void MicroKernel(int64_t depth, const float* ap, const float* bp, float* c, int64_t ldc,
-                 int64_t rows, uint32_t mask, bool accumulate) {
-  if ((mask >> 16) == 0) {
-    MicroKernelN<1>(depth, ap, bp, c, ldc, rows, mask, accumulate);
+                 int64_t rows, uint32_t mask, bool accumulate, bool stream = false) {
+  if ((mask >> 16) == 0 && !stream) {
+    MicroKernelN<1>(depth, ap, bp, c, ldc, rows, mask, accumulate, false);
   } else {
-    MicroKernelN<2>(depth, ap, bp, c, ldc, rows, mask, accumulate);
+    MicroKernelN<2>(depth, ap, bp, c, ldc, rows, mask, accumulate, stream && !accumulate);
   }
 }
 #endif
@@ -223,11 +241,21 @@ int64_t DepthStep(int64_t k) {
 // Strips of kRows rows of A.
 int64_t Strips(int64_t m) { return (m + kRows - 1) / kRows; }
 
+// Where PackGemmB's layout holds the block of B for columns from j0 (a
+// multiple of kWidth) and depth from p0 (a multiple of DepthStep(k)): blocks
+// of kWidth columns in order, each the blocks of its depth in order, each
+// PackB's panels of that width (rounded up to kCols).
+int64_t PackedBOffset(int64_t n, int64_t k, int64_t j0, int64_t p0) {
+  const int64_t width = std::min(kWidth, n - j0);
+  return j0 * k + p0 * ((width + kCols - 1) / kCols) * kCols;
+}
+
 // Gemm with A either packed per strip as it goes (packed_a null) or read
-// from PackGemmA's layout, from strip first_strip on.
+// from PackGemmA's layout, from strip first_strip on; B packed per block as
+// it goes (packed_b null) or read from PackGemmB's layout.
 void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_a,
-              int64_t packed_m, int64_t first_strip, MatrixView b, float* c, int64_t ldc,
-              bool accumulate) {
+              int64_t packed_m, int64_t first_strip, MatrixView b, const float* packed_b,
+              float* c, int64_t ldc, bool accumulate) {
   SLAYER_CHECK(FastGemmAvailable()) << "Gemm: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
@@ -246,7 +274,11 @@ void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed
     for (int64_t p0 = 0; p0 < k; p0 += step) {
       const int64_t depth = std::min(step, k - p0);
       const bool add = accumulate || p0 > 0;
-      PackB(b, p0, depth, j0, width, bp);
+      if (packed_b != nullptr) {
+        bp = const_cast<float*>(packed_b) + PackedBOffset(n, k, j0, p0);  // read only
+      } else {
+        PackB(b, p0, depth, j0, width, bp);
+      }
       for (int64_t i0 = 0; i0 < m; i0 += kRows) {
         const int64_t rows = std::min<int64_t>(kRows, m - i0);
         const float* strip = ap;
@@ -280,7 +312,7 @@ void SetFastGemmEnabled(bool enabled) {
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate) {
 #ifdef SLAYER_GEMM_AVX512
-  GemmImpl(m, n, k, a, nullptr, 0, 0, b, c, ldc, accumulate);
+  GemmImpl(m, n, k, a, nullptr, 0, 0, b, nullptr, c, ldc, accumulate);
 #else
   SLAYER_CHECK(false) << "Gemm: built without the AVX-512 kernel";
 #endif
@@ -320,10 +352,86 @@ void GemmPackedA(int64_t m, int64_t n, int64_t k, const float* packed_a, int64_t
   SLAYER_CHECK(i0 % kRows == 0 && i0 >= 0 && i0 + m <= packed_m)
       << "GemmPackedA: rows [" << i0 << ", " << i0 + m << ") of a packed A of " << packed_m
       << " rows must start at a multiple of " << kRows;
-  GemmImpl(m, n, k, MatrixView{nullptr, 0, 0}, packed_a, packed_m, i0 / kRows, b, c, ldc,
-           accumulate);
+  GemmImpl(m, n, k, MatrixView{nullptr, 0, 0}, packed_a, packed_m, i0 / kRows, b, nullptr, c,
+           ldc, accumulate);
 #else
   SLAYER_CHECK(false) << "GemmPackedA: built without the AVX-512 kernel";
+#endif
+}
+
+void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
+                int64_t c_panel_stride) {
+#ifdef SLAYER_GEMM_AVX512
+  SLAYER_CHECK(FastGemmAvailable()) << "GemmPanels: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
+  if (m <= 0 || n <= 0) return;
+  const int64_t step = DepthStep(k);
+  // One block of the sum, C 64-byte aligned: each row of a panel is written
+  // once, whole, streamed.
+  const bool stream = k > 0 && k <= step && reinterpret_cast<uintptr_t>(c) % 64 == 0 &&
+                      c_panel_stride % 16 == 0;
+  if (k <= 0) {
+    for (int64_t q = 0; q < (n + kCols - 1) / kCols; ++q) {
+      std::fill(c + q * c_panel_stride, c + q * c_panel_stride + m * kCols, 0.0f);
+    }
+    return;
+  }
+  thread_local PackBuffer a_buffer(kDepth * kRows);
+  float* ap = a_buffer.Get();
+  for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
+    const int64_t width = std::min(kWidth, n - j0);
+    const int64_t panels = (width + kCols - 1) / kCols;
+    for (int64_t p0 = 0; p0 < k; p0 += step) {
+      const int64_t depth = std::min(step, k - p0);
+      const float* bp = packed_b + PackedBOffset(n, k, j0, p0);
+      for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+        const int64_t rows = std::min<int64_t>(kRows, m - i0);
+        PackAPanels(a, i0, rows, p0, depth, ap);
+        for (int64_t q = 0; q < panels; ++q) {  // whole panel rows (B's padding is zero)
+          MicroKernel(depth, ap, bp + q * depth * kCols,
+                      c + (j0 / kCols + q) * c_panel_stride + i0 * kCols, kCols, rows,
+                      0xffffffffu, /*accumulate=*/p0 > 0, stream);
+        }
+      }
+    }
+  }
+  if (stream) _mm_sfence();
+#else
+  SLAYER_CHECK(false) << "GemmPanels: built without the AVX-512 kernel";
+#endif
+}
+
+int64_t PackedGemmBSize(int64_t k, int64_t n) {
+#ifdef SLAYER_GEMM_AVX512
+  return std::max<int64_t>(k, 0) * ((std::max<int64_t>(n, 0) + kCols - 1) / kCols) * kCols;
+#else
+  return 0;
+#endif
+}
+
+void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed) {
+#ifdef SLAYER_GEMM_AVX512
+  if (n <= 0 || k <= 0) return;
+  const int64_t step = DepthStep(k);
+  const int64_t depth_blocks = (k + step - 1) / step;
+  const int64_t width_blocks = (n + kWidth - 1) / kWidth;
+  ParallelFor(width_blocks * depth_blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t j0 = task / depth_blocks * kWidth, p0 = task % depth_blocks * step;
+      PackB(b, p0, std::min(step, k - p0), j0, std::min(kWidth, n - j0),
+            packed + PackedBOffset(n, k, j0, p0));
+    }
+  });
+#else
+  SLAYER_CHECK(false) << "PackGemmB: built without the AVX-512 kernel";
+#endif
+}
+
+void GemmPackedB(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_b, float* c,
+                 int64_t ldc, bool accumulate) {
+#ifdef SLAYER_GEMM_AVX512
+  GemmImpl(m, n, k, a, nullptr, 0, 0, MatrixView{nullptr, 0, 0}, packed_b, c, ldc, accumulate);
+#else
+  SLAYER_CHECK(false) << "GemmPackedB: built without the AVX-512 kernel";
 #endif
 }
 

@@ -26,6 +26,16 @@ struct MatrixView {
   int64_t col_stride;
 };
 
+// Columns per panel of PanelMatrix (and of the kernel's register block).
+constexpr int64_t kGemmPanel = 32;
+// A matrix stored as panels of 32 columns, each row-major: element (r, c)
+// at data[(c / 32) * panel_stride + r * 32 + c % 32] (with panel_stride =
+// rows * 32, the layout [C / 32][R][32] of ops/events.h's panels).
+struct PanelMatrix {
+  const float* data;
+  int64_t panel_stride;
+};
+
 // Whether Gemm runs (the CPU has AVX-512F and the OS saves its registers,
 // and $SLAYER_GEMM is not "eigen"), read once. Without it, callers keep
 // their Eigen path.
@@ -50,6 +60,24 @@ int64_t PackedGemmASize(int64_t m, int64_t k);
 void PackGemmA(int64_t m, int64_t k, MatrixView a, float* packed);
 void GemmPackedA(int64_t rows, int64_t n, int64_t k, const float* packed_a, int64_t m,
                  int64_t i0, MatrixView b, float* c, int64_t ldc, bool accumulate);
+
+// B packed once for many Gemm calls with the same B (k x n) and other As:
+// PackGemmB writes PackedGemmBSize(k, n) floats (on the thread pool, inline
+// inside a task); GemmPackedB then computes C (m x n) (+)= A * that B, with
+// Gemm's sums in Gemm's order. Require FastGemmAvailable().
+int64_t PackedGemmBSize(int64_t k, int64_t n);
+// C (m x n) = A (m x k) * B, A and C stored as panels of 32 columns (C's
+// panels c_panel_stride apart; each row of a panel, all 32 columns, is
+// written, those past n with zero), B from PackGemmB: Gemm's sums in Gemm's
+// order. When k is one block of the sum (k <= 512) and C is 64-byte
+// aligned with c_panel_stride a multiple of 16, C is written with
+// non-temporal stores (for an output read much later). Requires
+// FastGemmAvailable().
+void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
+                int64_t c_panel_stride);
+void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed);
+void GemmPackedB(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_b, float* c,
+                 int64_t ldc, bool accumulate);
 
 }  // namespace internal
 }  // namespace ops

@@ -111,6 +111,84 @@ TEST_F(GemmTest, PackedAEqualsGemmBitForBit) {
   }
 }
 
+TEST_F(GemmTest, PackedBEqualsGemmBitForBit) {
+  // B packed once (widths around the kernel's 32 columns and its 512-column
+  // blocks, depths around the k block), then several As: the same values as
+  // Gemm (the same sums in the same order), for both storage orders of B.
+  std::mt19937 rng(6);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const int64_t k : {7, 256, 300, 513}) {
+    for (const int64_t n : {45, 512, 600, 1100}) {
+      const int64_t m = 25;
+      std::vector<float> a(m * k), b(k * n);
+      for (float& v : a) v = uniform(rng);
+      for (float& v : b) v = uniform(rng);
+      for (bool transposed : {false, true}) {
+        const MatrixView bv = transposed ? MatrixView{b.data(), 1, k} : MatrixView{b.data(), n, 1};
+        std::vector<float> packed(PackedGemmBSize(k, n));
+        PackGemmB(k, n, bv, packed.data());
+        for (bool a_transposed : {false, true}) {
+          const MatrixView av =
+              a_transposed ? MatrixView{a.data(), 1, m} : MatrixView{a.data(), k, 1};
+          for (bool accumulate : {false, true}) {
+            std::vector<float> want(m * n, 0.5f), got = want;
+            Gemm(m, n, k, av, bv, want.data(), n, accumulate);
+            GemmPackedB(m, n, k, av, packed.data(), got.data(), n, accumulate);
+            ASSERT_EQ(got, want) << "k " << k << " n " << n << " transposed " << transposed
+                                 << " A transposed " << a_transposed << " accumulate "
+                                 << accumulate;
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
+  // A and C as panels of 32 columns (C aligned: streamed when k is one
+  // block; shifted by a float: stored as usual): Gemm's values, padding
+  // columns zero, nothing written past the panels.
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const int64_t k : {7, 300, 512, 513}) {
+    for (const int64_t n : {45, 512, 600}) {
+      for (const int64_t m : {25, 300}) {
+        std::vector<float> a(m * k), b(k * n);
+        for (float& v : a) v = uniform(rng);
+        for (float& v : b) v = uniform(rng);
+        std::vector<float> want(m * n);
+        Gemm(m, n, k, {a.data(), k, 1}, {b.data(), n, 1}, want.data(), n, false);
+        const int64_t a_panels = (k + 31) / 32, c_panels = (n + 31) / 32;
+        std::vector<float> ap(a_panels * m * 32, 0.0f);
+        for (int64_t r = 0; r < m; ++r) {
+          for (int64_t c = 0; c < k; ++c) ap[(c / 32) * m * 32 + r * 32 + c % 32] = a[r * k + c];
+        }
+        std::vector<float> packed(PackedGemmBSize(k, n));
+        PackGemmB(k, n, {b.data(), n, 1}, packed.data());
+        for (int64_t shift : {0, 1}) {
+          std::vector<float> buffer(c_panels * m * 32 + 64, -7.0f);
+          float* base = buffer.data();
+          while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;
+          float* c = base + shift;
+          GemmPanels(m, n, k, {ap.data(), m * 32}, packed.data(), c, m * 32);
+          for (int64_t r = 0; r < m; ++r) {
+            for (int64_t j = 0; j < c_panels * 32; ++j) {
+              const float got = c[(j / 32) * m * 32 + r * 32 + j % 32];
+              ASSERT_EQ(got, j < n ? want[r * n + j] : 0.0f)
+                  << "k " << k << " n " << n << " m " << m << " shift " << shift << " (" << r
+                  << ", " << j << ")";
+            }
+          }
+          for (float* v = buffer.data(); v < c; ++v) ASSERT_EQ(*v, -7.0f) << "before C";
+          for (float* v = c + c_panels * m * 32; v < buffer.data() + buffer.size(); ++v) {
+            ASSERT_EQ(*v, -7.0f) << "after C";
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST_F(GemmTest, EmptySumClearsOrKeeps) {
   std::vector<float> c = {1, 2, 3, 4};
   const float one = 1.0f;
