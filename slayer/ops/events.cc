@@ -84,8 +84,59 @@ void EventRows::AssignTransposed(const EventRows& in, int64_t length) {
   }
 }
 
+#ifdef SLAYER_EVENTS_AVX512
+// AssignFromMasks's rows gathered (words <= 16): out[r * 16 + w] =
+// masks[w * word_stride + r], zero for w >= words; nonzero[r] has bit w when
+// that word is not zero; counts[r] = the row's set bits.
+__attribute__((target("avx512f"))) void GatherMaskRows16(const uint32_t* masks, int64_t rows,
+                                                          int64_t words, int64_t word_stride,
+                                                          uint32_t* out, uint16_t* nonzero,
+                                                          int64_t* counts) {
+  const __m512i index = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(static_cast<int32_t>(word_stride)));
+  const __mmask16 valid = static_cast<__mmask16>((1u << words) - 1);
+  for (int64_t r = 0; r < rows; ++r) {
+    const __m512i v =
+        _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), valid, index, masks + r, 4);
+    _mm512_storeu_si512(out + r * 16, v);
+    const unsigned nz = _mm512_test_epi32_mask(v, v);
+    nonzero[r] = static_cast<uint16_t>(nz);
+    int64_t count = 0;
+    for (unsigned b = nz; b != 0; b &= b - 1) count += __builtin_popcount(out[r * 16 + __builtin_ctz(b)]);
+    counts[r] = count;
+  }
+}
+#endif
+
 void EventRows::AssignFromMasks(const uint32_t* masks, int64_t rows, int64_t words,
                                 int64_t word_stride, float value) {
+#ifdef SLAYER_EVENTS_AVX512
+  if (WideKernelsEnabled() && words <= 16 && words * word_stride < (int64_t{1} << 31)) {
+    // One gather per row, then only its nonzero words are visited.
+    thread_local std::vector<uint32_t> gathered;
+    thread_local std::vector<uint16_t> nonzero;
+    if (static_cast<int64_t>(gathered.size()) < rows * 16) gathered.resize(rows * 16);
+    if (static_cast<int64_t>(nonzero.size()) < rows) nonzero.resize(rows);
+    start_.resize(rows + 1);
+    GatherMaskRows16(masks, rows, words, word_stride, gathered.data(), nonzero.data(),
+                     start_.data() + 1);
+    start_[0] = 0;
+    for (int64_t r = 0; r < rows; ++r) start_[r + 1] += start_[r];
+    events_.resize(start_[rows]);  // Event(): no initialisation
+    Event* out = events_.data();
+    for (int64_t r = 0; r < rows; ++r) {
+      for (unsigned b = nonzero[r]; b != 0; b &= b - 1) {
+        const int w = __builtin_ctz(b);
+        const int32_t base = w * 32;
+        for (uint32_t m = gathered[r * 16 + w]; m != 0; m &= m - 1) {
+          *out++ = {base + __builtin_ctz(m), value};
+        }
+      }
+    }
+    return;
+  }
+#endif
   start_.resize(rows + 1);
   start_[0] = 0;
   int64_t total = 0;

@@ -98,33 +98,60 @@ TEST_F(EventRowsTest, RecordsNonzerosInOrder) {
 // (word w's bit b as w * 32 + b, words strided), all with the value; the buffers regrow
 // and shrink as asked.
 TEST_F(EventRowsTest, AssignFromMasksListsTheBitsInOrder) {
-  const int64_t rows = 9, words = 3, stride = 11;  // word w of row r at w * 11 + r
-  std::vector<uint32_t> masks(words * stride, 0);
-  masks[0 * stride + 0] = 0x80000001u;  // indices 0 and 31
-  masks[2 * stride + 0] = 0x4u;         // 66
-  masks[1 * stride + 3] = 0xffffffffu;  // 32 .. 63
-  masks[2 * stride + 8] = 0x80000000u;  // 95
-  masks[0 * stride + 9] = 0xffu;        // past the rows: not read
-  EventRows by_time;
-  by_time.AssignFromMasks(masks.data(), rows, words, stride, 0.5f);
-  ASSERT_EQ(by_time.rows(), rows);
-  ASSERT_EQ(by_time.size(), 3 + 32 + 1);
-  std::vector<int32_t> row0;
-  for (const Event* e = by_time.begin(0); e != by_time.end(0); ++e) {
-    row0.push_back(e->index);
-    EXPECT_EQ(e->value, 0.5f);
+  for (bool wide : {true, false}) {
+    SetWideKernelsEnabled(wide);
+    const int64_t rows = 9, words = 3, stride = 11;  // word w of row r at w * 11 + r
+    std::vector<uint32_t> masks(words * stride, 0);
+    masks[0 * stride + 0] = 0x80000001u;  // indices 0 and 31
+    masks[2 * stride + 0] = 0x4u;         // 66
+    masks[1 * stride + 3] = 0xffffffffu;  // 32 .. 63
+    masks[2 * stride + 8] = 0x80000000u;  // 95
+    masks[0 * stride + 9] = 0xffu;        // past the rows: not read
+    EventRows by_time;
+    by_time.AssignFromMasks(masks.data(), rows, words, stride, 0.5f);
+    ASSERT_EQ(by_time.rows(), rows);
+    ASSERT_EQ(by_time.size(), 3 + 32 + 1);
+    std::vector<int32_t> row0;
+    for (const Event* e = by_time.begin(0); e != by_time.end(0); ++e) {
+      row0.push_back(e->index);
+      EXPECT_EQ(e->value, 0.5f);
+    }
+    EXPECT_EQ(row0, (std::vector<int32_t>{0, 31, 66})) << "wide " << wide;
+    ASSERT_EQ(by_time.end(3) - by_time.begin(3), 32);
+    for (int32_t k = 0; k < 32; ++k) EXPECT_EQ(by_time.begin(3)[k].index, 32 + k);
+    ASSERT_EQ(by_time.end(8) - by_time.begin(8), 1);
+    EXPECT_EQ(by_time.begin(8)->index, 95);
+    for (int64_t r : {1, 2, 4, 5, 6, 7}) EXPECT_EQ(by_time.begin(r), by_time.end(r)) << r;
+    // Reused for fewer rows: nothing of the old events is left.
+    by_time.AssignFromMasks(masks.data() + 3, 1, words, stride, 2.0f);
+    ASSERT_EQ(by_time.rows(), 1);
+    ASSERT_EQ(by_time.size(), 32);
+    EXPECT_EQ(by_time.begin(0)->value, 2.0f);
+    // Random masks of 16 and 20 words (the AVX-512 variant takes at most
+    // 16 at once): the bits in order, as a plain loop lists them.
+    for (int64_t many : {16, 20}) {
+      const int64_t steps = 37;
+      std::vector<uint32_t> random(many * steps);
+      uint32_t state = 99u + static_cast<uint32_t>(many);
+      for (uint32_t& m : random) {
+        state = state * 1664525u + 1013904223u;
+        m = state & (state >> 5) & (state >> 11);
+      }
+      EventRows got;
+      got.AssignFromMasks(random.data(), steps, many, steps, 1.0f);
+      ASSERT_EQ(got.rows(), steps);
+      for (int64_t r = 0; r < steps; ++r) {
+        std::vector<int32_t> want, have;
+        for (int64_t w = 0; w < many; ++w) {
+          for (int b = 0; b < 32; ++b) {
+            if (random[w * steps + r] >> b & 1u) want.push_back(static_cast<int32_t>(w * 32 + b));
+          }
+        }
+        for (const Event* e = got.begin(r); e != got.end(r); ++e) have.push_back(e->index);
+        ASSERT_EQ(have, want) << "wide " << wide << " words " << many << " row " << r;
+      }
+    }
   }
-  EXPECT_EQ(row0, (std::vector<int32_t>{0, 31, 66}));
-  ASSERT_EQ(by_time.end(3) - by_time.begin(3), 32);
-  for (int32_t k = 0; k < 32; ++k) EXPECT_EQ(by_time.begin(3)[k].index, 32 + k);
-  ASSERT_EQ(by_time.end(8) - by_time.begin(8), 1);
-  EXPECT_EQ(by_time.begin(8)->index, 95);
-  for (int64_t r : {1, 2, 4, 5, 6, 7}) EXPECT_EQ(by_time.begin(r), by_time.end(r)) << r;
-  // Reused for fewer rows: nothing of the old events is left.
-  by_time.AssignFromMasks(masks.data() + 3, 1, words, stride, 2.0f);
-  ASSERT_EQ(by_time.rows(), 1);
-  ASSERT_EQ(by_time.size(), 32);
-  EXPECT_EQ(by_time.begin(0)->value, 2.0f);
 }
 
 // ScatterRows and GatherRows, both widths, against a double-precision sum and

@@ -132,6 +132,38 @@ TEST(NumSpikesLossTest, GradientMatchesFiniteDifferencesWithDetachedTargets) {
   SLAYER_EXPECT_OK(testing::CheckGradient("num_spikes wrt spikes", s, frozen, grad, options));
 }
 
+TEST(NumSpikesLossTest, EachRowAsIfAlone) {
+  // Rows go through the filter eight at a time: a sample's loss and
+  // gradient are the same, bit for bit, in a batch (its rows in other
+  // blocks) as alone.
+  const float ts = 1.0f;
+  const std::vector<float> eps = AlphaKernel(3.0f, 1.0f, ts, 0.01f, 80);
+  Tensor s = testing::RandomSpikes({3, 10, 1, 1, 80}, 0.1f, ts, 4);
+  CountTarget region;
+  region.start_step = 5;
+  region.stop_step = 70;
+  region.true_value = 12;
+  region.false_value = 3;
+  const std::vector<int> labels = {7, 0, 3};
+  float loss = 0;
+  Tensor grad;
+  SLAYER_ASSERT_OK(NumSpikesLoss(s, labels, region, eps, ts, &loss, &grad));
+  double sum = 0;
+  for (int64_t n = 0; n < 3; ++n) {
+    Tensor one = Tensor::Zeros({1, 10, 1, 1, 80});
+    std::copy(s.data() + n * 800, s.data() + (n + 1) * 800, one.data());
+    float one_loss = 0;
+    Tensor one_grad;
+    SLAYER_ASSERT_OK(NumSpikesLoss(one, std::vector<int>{labels[n]}, region, eps, ts, &one_loss,
+                                   &one_grad));
+    for (int64_t i = 0; i < 800; ++i) {
+      ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i]) << "sample " << n << " [" << i << "]";
+    }
+    sum += one_loss;
+  }
+  EXPECT_NEAR(loss, sum, 1e-6 * sum);
+}
+
 TEST(SpikeRateLossTest, HandComputedAndFiniteDifferences) {
   const float ts = 0.5f;
   // 4 steps, R = [0, 4): 2 spikes in 2 ms = 1 spike/ms; desired 0.5 (label 1).
