@@ -105,6 +105,27 @@ void CopyRows(const float* src, int64_t stride, int64_t count, int64_t n, int64_
 // dst[p * dst_stride + r] = src[r * src_stride + p] for r < count, p < depth
 // (a transpose into packed rows), then zero for count <= r < lanes. Full
 // 8 x 8 blocks move as register transposes.
+#if defined(__AVX2__)
+// dst[j * dst_stride + i] = src[i * src_stride + j] for i < 4, j < 8.
+inline void Transpose4x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  const __m256 a0 = _mm256_loadu_ps(src), a1 = _mm256_loadu_ps(src + src_stride),
+               a2 = _mm256_loadu_ps(src + 2 * src_stride),
+               a3 = _mm256_loadu_ps(src + 3 * src_stride);
+  const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1),
+               t2 = _mm256_unpacklo_ps(a2, a3), t3 = _mm256_unpackhi_ps(a2, a3);
+  const __m256 c04 = _mm256_shuffle_ps(t0, t2, 0x44), c15 = _mm256_shuffle_ps(t0, t2, 0xee),
+               c26 = _mm256_shuffle_ps(t1, t3, 0x44), c37 = _mm256_shuffle_ps(t1, t3, 0xee);
+  _mm_storeu_ps(dst, _mm256_castps256_ps128(c04));
+  _mm_storeu_ps(dst + dst_stride, _mm256_castps256_ps128(c15));
+  _mm_storeu_ps(dst + 2 * dst_stride, _mm256_castps256_ps128(c26));
+  _mm_storeu_ps(dst + 3 * dst_stride, _mm256_castps256_ps128(c37));
+  _mm_storeu_ps(dst + 4 * dst_stride, _mm256_extractf128_ps(c04, 1));
+  _mm_storeu_ps(dst + 5 * dst_stride, _mm256_extractf128_ps(c15, 1));
+  _mm_storeu_ps(dst + 6 * dst_stride, _mm256_extractf128_ps(c26, 1));
+  _mm_storeu_ps(dst + 7 * dst_stride, _mm256_extractf128_ps(c37, 1));
+}
+#endif
+
 void TransposeRows(const float* src, int64_t src_stride, int64_t count, int64_t depth,
                    int64_t lanes, float* dst, int64_t dst_stride) {
   int64_t r = 0;
@@ -117,6 +138,18 @@ void TransposeRows(const float* src, int64_t src_stride, int64_t count, int64_t 
       for (int64_t pp = p; pp < depth; ++pp) dst[pp * dst_stride + i] = src[i * src_stride + pp];
     }
   }
+#if defined(__AVX2__)
+  if (r + 4 <= count) {  // a strip's last four rows (12 = 8 + 4)
+    int64_t p = 0;
+    for (; p + 8 <= depth; p += 8) {
+      Transpose4x8(src + r * src_stride + p, src_stride, dst + p * dst_stride + r, dst_stride);
+    }
+    for (int64_t i = r; i < r + 4; ++i) {
+      for (int64_t pp = p; pp < depth; ++pp) dst[pp * dst_stride + i] = src[i * src_stride + pp];
+    }
+    r += 4;
+  }
+#endif
   for (; r < count; ++r) {
     for (int64_t p = 0; p < depth; ++p) dst[p * dst_stride + r] = src[r * src_stride + p];
   }
