@@ -93,9 +93,13 @@ void Loader::StartEpoch(int64_t epoch) {
   work_cv_.notify_all();
 }
 
+// Keeps up to prefetch + 1 spare buffers: every buffer of the steady state
+// (prefetch built or being built, plus the caller's). Fewer would drop one
+// when Next returns the caller's buffer before a worker has claimed the one
+// returned before it, and the next claim would allocate again.
 void Loader::RecycleLocked(Tensor t) {
   if (t.empty() || t.shape() != batch_shape()) return;
-  if (static_cast<int>(free_.size()) < options_.prefetch) free_.push_back(std::move(t));
+  if (static_cast<int>(free_.size()) < options_.prefetch + 1) free_.push_back(std::move(t));
 }
 
 Loader::Job Loader::ClaimLocked() {
