@@ -165,9 +165,8 @@ __attribute__((target("avx512f"))) inline __m512 Exp16(__m512 x) {
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP4));
   p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(kP5));
   p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-  const __m512i e = _mm512_maskz_slli_epi32(
-      0xffff, _mm512_add_epi32(_mm512_maskz_cvtps_epi32(0xffff, n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+  // p * 2^n in one instruction: exact, as Exp8's multiply by 2^n's bits.
+  return _mm512_maskz_scalef_ps(0xffff, p, n);
 }
 
 // SurrogateGeneric on 16 lanes; the tail (< 16) with a masked load/store.

@@ -304,6 +304,25 @@ TEST(SpikeBackwardTest, EqualsSurrogateFormula) {
   internal::SetWideKernelsEnabled(true);
 }
 
+TEST(SpikeBackwardTest, WideAndNarrowSurrogatesAgreeBitForBit) {
+  // The AVX-512 and AVX2 exp differ only in how they scale by 2^n (both
+  // exact): the same values everywhere, the clamped ends included.
+  SurrogateParams p;
+  p.theta = 10.0f;
+  p.tau_rho = 0.1f;
+  p.scale_rho = 1.0f;
+  std::vector<float> u, g;
+  for (int i = 0; i < 4001; ++i) u.push_back(-190.0f + 0.1f * i);  // x down to -200
+  g.assign(u.size(), 1.5f);
+  std::vector<float> wide(u.size()), narrow(u.size());
+  internal::SetWideKernelsEnabled(true);
+  internal::SurrogateRows(p, g.data(), u.data(), static_cast<int64_t>(u.size()), wide.data());
+  internal::SetWideKernelsEnabled(false);
+  internal::SurrogateRows(p, g.data(), u.data(), static_cast<int64_t>(u.size()), narrow.data());
+  internal::SetWideKernelsEnabled(true);
+  for (size_t i = 0; i < u.size(); ++i) ASSERT_EQ(wide[i], narrow[i]) << "u " << u[i];
+}
+
 TEST(SpikeBackwardTest, MayWriteIntoGradS) {
   SurrogateParams p;
   Tensor u = testing::RandomUniform({4, 33}, 1, 0.0f, 20.0f);
