@@ -306,7 +306,7 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
         if (p < p0 || p >= std::min(panels, p0 + per_run)) continue;
         const int64_t n = task / runs;
         // Row t of acc sums the weights of the inputs that spiked at t, in
-        // increasing input (with AVX-512 as two chains, even and odd events).
+        // increasing input (with AVX-512 as interleaved chains of events).
         internal::GatherRows(e.by_time[n], 0, g.steps, panel, /*accumulate=*/false, acc);
         finish(n, o0, std::min(kPanel, g.outputs - o0), acc);
       }

@@ -156,7 +156,8 @@ void ScatterRows(const EventRows& events, int64_t r0, int64_t r1, const float* w
 // e.value * g[e.index * 32 + k]. AVX-512 as ScatterRows. With `accumulate`
 // the same sums in the same order as GatherPanel row by row; without it,
 // acc's rows are overwritten (as if zeroed first) and the AVX-512 variant
-// sums even and odd events apart (deterministic, equal up to rounding).
+// sums the events in four (then two) interleaved chains (deterministic,
+// equal up to rounding).
 void GatherRows(const EventRows& events, int64_t r0, int64_t r1, const float* g, bool accumulate,
                 float* acc);
 
