@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 
 #if defined(__SSE__)
 #include <xmmintrin.h>
+#endif
+#if defined(__SSE2__)
+#include <emmintrin.h>
 #endif
 
 namespace slayer {
@@ -38,6 +42,38 @@ class ScopedFlushDenormals {
 };
 
 thread_local bool t_inside_pool = false;
+
+// How long a worker that ran out of chunks, and a caller waiting for the
+// workers' last chunks, spin before they sleep on a condition variable: an
+// op's ParallelFor calls come microseconds apart, and being woken from a
+// condition variable costs tens of microseconds (more on a virtual machine).
+int64_t SpinNanoseconds() {
+  static const int64_t ns = [] {
+    const char* env = std::getenv("SLAYER_POOL_SPIN_US");
+    return env != nullptr ? std::max(0, std::atoi(env)) * int64_t{1000} : int64_t{50000};
+  }();
+  return ns;
+}
+
+// Spins until done() or the spin time is up; returns done().
+template <typename Done>
+bool SpinUntil(Done&& done) {
+  if (done()) return true;
+  const int64_t budget = SpinNanoseconds();
+  if (budget <= 0) return false;
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 1;; ++i) {
+#if defined(__SSE2__)
+    _mm_pause();
+#endif
+    if (done()) return true;
+    if (i % 64 == 0 && std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::steady_clock::now() - start)
+                               .count() > budget) {
+      return done();
+    }
+  }
+}
 std::atomic<int> g_default_threads{0};
 
 int DefaultThreadCount() {
@@ -88,17 +124,20 @@ void ThreadPool::WorkerLoop() {
   const ScopedFlushDenormals flush;  // workers only ever run chunks
   uint64_t seen = 0;
   for (;;) {
+    SpinUntil([&] { return published_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
       ++active_;
+      running_.store(active_, std::memory_order_release);
     }
     RunChunks();
     {
       std::lock_guard<std::mutex> lock(mu_);
       --active_;
+      running_.store(active_, std::memory_order_release);
     }
     done_cv_.notify_all();
   }
@@ -114,8 +153,13 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     return;
   }
   std::lock_guard<std::mutex> call_lock(call_mu_);
-  // A few chunks per thread balance uneven work without much locking.
-  int64_t chunk = std::max(grain, (n + 4 * num_threads_ - 1) / (4 * num_threads_));
+  // Up to 16 chunks per thread (each at least `grain`): an op's tasks are
+  // often few and heavy (a sample's GEMM, a panel's backward), and with
+  // fewer, larger chunks the threads wait for each other's last one; the
+  // lock is taken once per chunk.
+  constexpr int64_t kChunksPerThread = 16;
+  const int64_t chunk = std::max(
+      grain, (n + kChunksPerThread * num_threads_ - 1) / (kChunksPerThread * num_threads_));
   {
     std::lock_guard<std::mutex> lock(mu_);
     fn_ = &fn;
@@ -123,11 +167,14 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     chunk_ = chunk;
     next_ = 0;
     ++generation_;
+    published_.store(generation_, std::memory_order_release);
   }
   work_cv_.notify_all();
   t_inside_pool = true;
   RunChunks();
   t_inside_pool = false;
+  // All chunks are claimed; the workers' last ones may still run.
+  SpinUntil([&] { return running_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return active_ == 0 && next_ >= n_; });
   fn_ = nullptr;

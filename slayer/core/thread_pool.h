@@ -1,5 +1,9 @@
 // A fixed pool of worker threads with a blocking parallel-for. The calling
 // thread takes part: a pool of size n has n-1 workers plus the caller.
+// Between calls a worker spins for a while (50 us; $SLAYER_POOL_SPIN_US sets
+// it, 0 switches it off) before it sleeps, and so does a caller waiting for
+// the workers' last chunks: an op's calls come microseconds apart, and
+// waking a sleeping thread costs tens of microseconds.
 //
 //   ThreadPool& pool = ThreadPool::Default();
 //   pool.ParallelFor(rows, /*grain=*/1, [&](int64_t begin, int64_t end) {
@@ -8,6 +12,7 @@
 #ifndef SLAYER_CORE_THREAD_POOL_H_
 #define SLAYER_CORE_THREAD_POOL_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -58,6 +63,10 @@ class ThreadPool {
   int64_t chunk_ = 0;
   int64_t next_ = 0;
   int active_ = 0;
+  // Mirrors of generation_ and active_ (written under mu_), read without it
+  // while spinning.
+  std::atomic<uint64_t> published_{0};
+  std::atomic<int> running_{0};
   std::mutex call_mu_;  // one ParallelFor at a time per pool
 };
 

@@ -1,6 +1,10 @@
 #include "slayer/core/thread_pool.h"
 
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -28,6 +32,33 @@ TEST(ThreadPoolTest, ManyCallsInARow) {
     pool.ParallelFor(64, 1, [&](int64_t b, int64_t e) { sum += e - b; });
   }
   EXPECT_EQ(sum.load(), 64 * 2000);
+}
+
+TEST(ThreadPoolTest, CallsAfterTheWorkersSleptAndWhileTheySpin) {
+  // Calls far enough apart that the workers have stopped spinning and sleep
+  // (woken by the condition variable), and calls right after each other
+  // (taken while they spin); both threads take part in a long call.
+  ThreadPool pool(2);
+  int shared_after_sleep = 0, shared_back_to_back = 0;
+  for (int rep = 0; rep < 6; ++rep) {
+    if (rep % 2 == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<std::atomic<int>> hits(500);
+    std::mutex mu;
+    std::set<std::thread::id> threads;
+    pool.ParallelFor(500, 1, [&](int64_t b, int64_t e) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        threads.insert(std::this_thread::get_id());
+      }
+      for (int64_t i = b; i < e; ++i) hits[i]++;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    });
+    for (int64_t i = 0; i < 500; ++i) ASSERT_EQ(hits[i].load(), 1) << rep;
+    (rep % 2 == 0 ? shared_after_sleep : shared_back_to_back) += threads.size() == 2;
+  }
+  // (Not every call: on a loaded machine the worker may come too late.)
+  EXPECT_GT(shared_after_sleep, 0) << "the worker never woke for a call";
+  EXPECT_GT(shared_back_to_back, 0) << "the worker never took part in a call";
 }
 
 TEST(ThreadPoolTest, NestedCallsRunInline) {

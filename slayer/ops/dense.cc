@@ -295,8 +295,12 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   const int64_t per_run = (panels + runs - 1) / runs;
   // A chunk of tasks runs panel by panel, each panel for all the chunk's
   // samples while it is in L2 (the packed W is larger than L2); each sample
-  // still gets its panels in increasing order.
-  internal::ParallelFor(g.batch * runs, 1, [&](int64_t begin, int64_t end) {
+  // still gets its panels in increasing order. Chunks of up to four
+  // samples' tasks (as many as leave every thread one), so that each panel
+  // is read once per four samples.
+  const int64_t grain =
+      std::max<int64_t>(1, std::min<int64_t>(4 * runs, g.batch * runs / Threads()));
+  internal::ParallelFor(g.batch * runs, grain, [&](int64_t begin, int64_t end) {
     float* acc = internal::Scratch(internal::kScratchA, g.steps * kPanel);
     for (int64_t p = 0; p < panels; ++p) {
       const float* panel = packed + p * g.inputs * kPanel;
