@@ -237,8 +237,10 @@ class Bench {
   int64_t correct() const { return correct_; }
 
   // Per layer, the training-mode forward and the backward of the network's
-  // own layers, run one after the other as Network::Forward/Backward do
-  // (host only: device work would need a synchronisation per layer).
+  // own layers, one after the other (host only: device work would need a
+  // synchronisation per layer). Not quite the network's step: each layer's
+  // Backward runs alone (no factor or panel hand-over between layers), and
+  // each hidden layer's output is written (outside the timed calls).
   absl::Status LayerBreakdown(int64_t iters) {
     const auto& layers = net_->layers();
     const size_t count = layers.size();

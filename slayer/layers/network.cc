@@ -206,6 +206,7 @@ class DenseLayer : public Layer {
       return stage_.DenseForward(in, weight_.value, &events_, &z_, &output_, output_events_);
     }
     if (output_events_ != nullptr) output_events_->DropHandOver();
+    events_.WriteSource(in);  // spikes the layer before left to events_: the op may read them
     SLAYER_RETURN_IF_ERROR(ops::DenseForward(in, weight_.value, &z_, &events_));
     return stage_.Forward(z_, &output_);
   }
@@ -216,6 +217,7 @@ class DenseLayer : public Layer {
       return stage_.DenseBackward(input_, weight_.value, grad_out, &events_, &grad_z_, grad_in,
                                   &weight_.grad, nullptr, false, panels);
     }
+    events_.WriteSource(input_);  // an op not on the host's events may read input_
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
     return ops::DenseBackward(input_, weight_.value, grad_z_, grad_in, &weight_.grad, &events_);
   }
@@ -230,6 +232,7 @@ class DenseLayer : public Layer {
       return stage_.DenseBackward(input_, weight_.value, grad_out, &events_, &grad_z_, nullptr,
                                   &weight_.grad, nullptr, /*keep_grad_z=*/true);
     }
+    events_.WriteSource(input_);
     SLAYER_RETURN_IF_ERROR(stage_.Backward(grad_out, &grad_z_));
     return ops::DenseBackward(input_, weight_.value, grad_z_, nullptr, &weight_.grad, &events_);
   }

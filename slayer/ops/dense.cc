@@ -69,11 +69,14 @@ struct DenseEvents::Impl {
   // The x described (held, so that its storage cannot be freed and another
   // tensor take its place); empty for per-call instances.
   Tensor source;
-  bool sparse = false;  // false: too dense, `samples` unused
+  bool sparse = false;  // false: too dense, the events unused
+  // Per sample, a row per input holding its events (time steps): recorded,
+  // handed over by a loader, or made from by_time when first needed
+  // (samples_stale).
   std::vector<internal::EventRows> samples;
-  // When sparse: samples[n] transposed, a row per time step holding the
-  // inputs that spiked then (the forward gathers weights along it, the
-  // weight gradient scatters into inputs along it).
+  // When sparse: a row per time step holding the inputs that spiked then
+  // (the forward gathers weights along it, the weight gradient scatters into
+  // inputs along it): samples transposed, or made from a one pass's masks.
   std::vector<internal::EventRows> by_time;
   // Handed over by the fused forward that wrote `source` (all its events,
   // `total` of them): the next forward on it takes them instead of scanning,
@@ -83,8 +86,8 @@ struct DenseEvents::Impl {
   // by_time holds the events and `samples` are not made from them yet: the
   // one pass hands over by_time, made from its spike masks (EnsureSamples).
   bool samples_stale = false;
-  // The one pass's spike masks, [n][panel][t] (and 16 more): bit k of
-  // panel p when output p * 32 + k spiked.
+  // The one pass's spike masks, [n][panel][t]: bit k of panel p when output
+  // p * 32 + k spiked.
   std::vector<uint32_t> masks;
   // source's values are not written: the one pass left them in `masks`, with
   // spike amplitude `amplitude` (WriteUnwritten). Only while the events are
@@ -295,9 +298,9 @@ void ScatterPanels(const DenseGeometry& g, const DenseEvents::Impl& e, const flo
   const int64_t per_run = (panels + runs - 1) / runs;
   // A chunk of tasks runs panel by panel, each panel for all the chunk's
   // samples while it is in L2 (the packed W is larger than L2); each sample
-  // still gets its panels in increasing order. Chunks of up to four
-  // samples' tasks (as many as leave every thread one), so that each panel
-  // is read once per four samples.
+  // still gets its panels in increasing order. Chunks of at least four
+  // samples' tasks (fewer when that would leave a thread none), so that each
+  // panel is read once per four samples or more.
   const int64_t grain =
       std::max<int64_t>(1, std::min<int64_t>(4 * runs, g.batch * runs / Threads()));
   internal::ParallelFor(g.batch * runs, grain, [&](int64_t begin, int64_t end) {
@@ -344,8 +347,8 @@ void SparseSpikingForward(const DenseGeometry& g, const DenseEvents::Impl& e, co
     internal::AlphaPanel(alpha, g.steps, /*backward=*/false, acc, hist);
     const int64_t offset = (n * g.outputs + o0) * g.steps;
     if (ss != nullptr) {
-      // The spike masks (steps + 16 of them): in s_events, else in hist (steps
-      // * 32 floats), which the recursion is done with.
+      // The spike masks (steps of them): in s_events, else in hist (steps *
+      // 32 floats), which the recursion is done with.
       uint32_t* masks =
           s_events != nullptr
               ? s_events->masks.data() + (n * panels + o0 / internal::kPanel) * g.steps
@@ -644,18 +647,6 @@ void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_pa
   });
 }
 
-// Panels [N, P, T, 32] of rows [N, C, 1, 1, T] (channels C; zero past C).
-absl::Status RowsToPanels(const Tensor& rows, int64_t batch, int64_t channels, int64_t steps,
-                          Tensor* panels) {
-  const int64_t p = internal::NumPanels(channels);
-  SLAYER_RETURN_IF_ERROR(EnsureShape(panels, {batch, p, steps, internal::kPanel}, Device::kCpu));
-  for (int64_t n = 0; n < batch; ++n) {
-    internal::PackPanels(rows.data() + n * channels * steps, channels, steps, steps,
-                         panels->data() + n * p * steps * internal::kPanel);
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 OpDispatch<DenseForwardFn>& DenseForwardDispatch() {
@@ -763,7 +754,6 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
                                  Tensor* u, Tensor* s, DenseEvents* events, Tensor* scratch,
                                  DenseEvents* s_events, Tensor* u_panels, bool s_on_demand) {
   constexpr char kOp[] = "DenseSpikingForward";
-  if (s_events != nullptr) s_events->DropHandOver();
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(u, kOp, "u"));
   SLAYER_RETURN_IF_ERROR(internal::CheckNotNull(scratch, kOp, "scratch"));
   SLAYER_ASSIGN_OR_RETURN(DenseGeometry g, CheckDenseArgs(kOp, x, w));
@@ -782,6 +772,9 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
           absl::StrCat(kOp, ": u, s and scratch must be different tensors (not sharing storage)"));
     }
   }
+  // s is about to be written (or left to s_events again): what s_events
+  // held of it goes.
+  if (s_events != nullptr) s_events->DropHandOver();
   const internal::TemporalFilter filter(neuron.eps, neuron.ts, g.steps);
   DenseEvents::Impl& e = events != nullptr ? events->impl() : CallEvents();
   const bool fused = g.inputs > 0 && g.outputs > 0 && g.steps > 0 && filter.alpha() != nullptr &&
@@ -808,7 +801,7 @@ absl::Status DenseSpikingForward(const Tensor& x, const Tensor& w, const DenseNe
   const int64_t panels = internal::NumPanels(g.outputs);
   if (s != nullptr && s_events != nullptr) {
     hand = &s_events->impl();
-    hand->masks.resize(g.batch * panels * g.steps + 16);
+    hand->masks.resize(g.batch * panels * g.steps);
   }
   const bool on_demand = s_on_demand && hand != nullptr;
   SparseSpikingForward(g, e, w.data(), *filter.alpha(), neuron,
@@ -1018,12 +1011,7 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
     SLAYER_RETURN_IF_ERROR(cpu::SurrogatePspBackward(
         grad_s_factor != nullptr || gs_panels ? gs_rows : grad_s, u_panels != nullptr ? rows : u,
         surrogate, neuron.eps, neuron.ts, grad_z));
-    if (!grad_x_panels || grad_x == nullptr) {
-      return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);
-    }
-    Tensor gx_rows;
-    SLAYER_RETURN_IF_ERROR(cpu::DenseBackward(x, w, *grad_z, &gx_rows, grad_w, events));
-    return RowsToPanels(gx_rows, g.batch, g.inputs, g.steps, grad_x);
+    return cpu::DenseBackward(x, w, *grad_z, grad_x, grad_w, events);  // grad_x as rows
   }
   SLAYER_RETURN_IF_ERROR(internal::CheckSurrogate(kOp, surrogate));
   SLAYER_RETURN_IF_ERROR(EnsureShape(grad_w, w.shape(), Device::kCpu));
@@ -1045,12 +1033,7 @@ absl::Status DenseSpikingBackward(const Tensor& x, const Tensor& w, const DenseN
                         *filter.alpha(), store_z ? grad_z->data() : nullptr, z_panels,
                         grad_w->data());
   if (grad_x == nullptr) return absl::OkStatus();
-  if (!grad_x_panels) return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);
-  if (!z_panels) {  // grad_z as rows: the GEMM on rows, then panels
-    Tensor gx_rows;
-    SLAYER_RETURN_IF_ERROR(cpu::DenseBackward(x, w, *grad_z, &gx_rows, nullptr, events));
-    return RowsToPanels(gx_rows, g.batch, g.inputs, g.steps, grad_x);
-  }
+  if (!z_panels) return cpu::DenseBackward(x, w, *grad_z, grad_x, nullptr, events);  // rows
   SLAYER_RETURN_IF_ERROR(EnsureShape(
       grad_x, {g.batch, internal::NumPanels(g.inputs), g.steps, internal::kPanel}, Device::kCpu));
   InputGradPanels(g, w.data(), grad_z->data(), grad_x->data());

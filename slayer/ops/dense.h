@@ -155,9 +155,10 @@ absl::Status DensePanelsToRows(const Tensor& u_panels, int64_t outputs, Tensor* 
 // 32 channels as u_panels: [N, P, T, 32] with [n][p][t][k] = the rows'
 // [n][32p + k][t] (zero past the channels), which the one passes read and
 // write without transposing: grad_s of rank 4 is taken as panels, and with
-// grad_x_panels grad_x is written [N, NumPanels(I), T, 32] (the same values:
-// with the AVX-512 GEMM from grad_z stored as panels too, unless
-// keep_grad_z; else grad_x's rows are packed).
+// grad_x_panels grad_x comes as panels, [N, NumPanels(I), T, 32], where the
+// one pass and the AVX-512 GEMM run (grad_z stored as panels for it) and not
+// keep_grad_z, else as rows: the same values either way (bit for bit), and
+// callers tell the layouts apart by rank.
 // Whether grad_x as panels comes straight out of the GEMM (the AVX-512
 // GEMM runs), rather than packed from rows: only then is handing gradients
 // between layers as panels worth it.

@@ -104,7 +104,7 @@ void CopyRows(const float* src, int64_t stride, int64_t count, int64_t n, int64_
 
 // dst[p * dst_stride + r] = src[r * src_stride + p] for r < count, p < depth
 // (a transpose into packed rows), then zero for count <= r < lanes. Full
-// 8 x 8 blocks move as register transposes.
+// 8 x 8 blocks, and a last 4 x 8 one, move as register transposes.
 #if defined(__AVX2__)
 // dst[j * dst_stride + i] = src[i * src_stride + j] for i < 4, j < 8.
 inline void Transpose4x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
@@ -265,7 +265,7 @@ void MicroKernel(int64_t depth, const float* ap, const float* bp, float* c, int6
 #endif
 
 #ifdef SLAYER_GEMM_AVX512
-// Blocks of the sum of about equal depth (k = 300: 150 + 150, not 256 + 44).
+// Blocks of the sum of about equal depth (k = 600: 300 + 300, not 512 + 88).
 int64_t DepthStep(int64_t k) {
   const int64_t blocks = (k + kDepth - 1) / kDepth;
   return (k + blocks - 1) / blocks;

@@ -45,7 +45,7 @@ bool FastGemmAvailable();
 void SetFastGemmEnabled(bool enabled);
 
 // C (m x n, row-major with row stride ldc) = A (m x k) * B (k x n), or
-// C += A * B with `accumulate`. Sums over k in blocks of at most 256 (of
+// C += A * B with `accumulate`. Sums over k in blocks of at most 512 (of
 // about equal depth), in increasing k. Requires FastGemmAvailable().
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate);

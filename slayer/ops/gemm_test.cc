@@ -66,10 +66,10 @@ class GemmTest : public ::testing::Test {
 };
 
 TEST_F(GemmTest, MatchesDoubleSumOverEdgesAndLayouts) {
-  // Sizes around the register block (12 x 32), the k block (256) and the
+  // Sizes around the register block (12 x 32), the k block (512) and the
   // column block (512), in every storage order of A and B.
-  const int64_t sizes[][3] = {{1, 1, 1},    {12, 32, 256}, {13, 33, 257}, {11, 31, 255},
-                              {37, 300, 512}, {5, 600, 30}, {24, 1030, 3}, {2, 17, 600}};
+  const int64_t sizes[][3] = {{1, 1, 1},      {12, 32, 256}, {13, 33, 513},  {11, 31, 511},
+                              {37, 300, 512}, {5, 600, 30},  {24, 1030, 3}, {2, 17, 1100}};
   for (const auto& s : sizes) {
     for (int layout = 0; layout < 4; ++layout) {
       for (bool accumulate : {false, true}) {

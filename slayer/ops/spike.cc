@@ -347,12 +347,6 @@ void SpikeLanesTo(float* u, int64_t steps, int64_t stride, absl::Span<const floa
 }
 
 #ifdef SLAYER_SPIKE_AVX512
-// SpikePanelMasks with AVX-512: the panel's 32 lanes at once (two registers,
-// masked adds). When no refractory tap is positive a spike only lowers later
-// potentials, so the steps where some lane is at or above theta before any
-// response is added are the only ones that can spike: they are found first
-// without a branch per step, and only they are scanned (in time order, each
-// against the potentials as the earlier spikes left them).
 // The lanes of the panel row ut at or above theta, among `lanes`.
 __attribute__((target("avx512f"))) inline uint32_t PanelSpikes(const float* ut, __m512 threshold,
                                                                 uint32_t lanes) {
@@ -465,12 +459,13 @@ __attribute__((target("avx512f"))) inline __m512 SpikesChunk(const uint32_t* mas
                                                               int64_t k, int64_t t,
                                                               __m512 value) {
   const int64_t left = steps - t;  // lanes in row k
-  __mmask16 m = _mm512_test_epi32_mask(_mm512_loadu_si512(masks + t),
+  const __mmask16 first =
+      left >= 16 ? __mmask16{0xffff} : static_cast<__mmask16>((1u << left) - 1);
+  // Only masks[t, steps) and masks[0, 16 - left) are read.
+  __mmask16 m = _mm512_test_epi32_mask(_mm512_maskz_loadu_epi32(first, masks + t),
                                        _mm512_set1_epi32(static_cast<int32_t>(1u << k)));
   if (left < 16) {
-    const __mmask16 first = static_cast<__mmask16>((1u << left) - 1);
     const __mmask16 rest = static_cast<__mmask16>(~first);
-    m &= first;
     if (k + 1 < width) {  // lane left + i: row k + 1, step i
       const __m512i next = _mm512_maskz_expandloadu_epi32(rest, masks);
       m |= _mm512_mask_test_epi32_mask(rest, next,

@@ -86,10 +86,9 @@ void WriteSpikes(const uint16_t* spiked, int64_t steps, int64_t lanes, float amp
 void SpikePanelMasks(float* u, int64_t steps, int64_t width, absl::Span<const float> nu,
                      float theta, uint32_t* masks);
 // Rows k < width (<= 32) of s (row k at s + k * steps, contiguous):
-// amplitude where bit k of masks[t] is set, zero elsewhere. masks is read up
-// to masks[steps + 15] (those past steps - 1 are not used). With AVX-512 the
-// rows are streamed (non-temporal stores, ordered by an sfence): for spike
-// trains read much later, if at all.
+// amplitude where bit k of masks[t] is set, zero elsewhere (masks[t] for t <
+// steps only are read). With AVX-512 the rows are streamed (non-temporal
+// stores, ordered by an sfence): for spike trains read later, if at all.
 void WriteSpikesFromMasks(const uint32_t* masks, int64_t steps, int64_t width, float amplitude,
                           float* s);
 // InvalidArgument naming `op` unless the surrogate is defined: tau_rho *
