@@ -21,13 +21,11 @@ namespace {
 
 // Register block: kRows rows of C by kCols columns (two 16-float vectors),
 // 24 accumulators of the 32 AVX-512 registers. Blocks of the sum: kDepth
-// steps of k (a packed B panel, kDepth x kCols, is 64 KiB: read from L2 in
-// order; a packed A strip, 24 KiB, stays in L1) and kWidth columns of C (the
-// packed B block, kDepth x kWidth, is 1 MiB: L2). A layer's 512 inputs or
-// outputs are one block of the sum: C is written once.
+// steps of k (a packed B panel, kDepth x kCols, is 32 KiB: L1) and kWidth
+// columns of C (the packed B block, kDepth x kWidth, is 512 KiB: L2).
 constexpr int kRows = kGemmRowBlock;
 constexpr int kCols = kGemmPanel;
-constexpr int64_t kDepth = 512;
+constexpr int64_t kDepth = 256;
 constexpr int64_t kWidth = 512;
 
 bool Detect() {
@@ -213,8 +211,8 @@ void PackB(MatrixView b, int64_t p0, int64_t depth, int64_t j0, int64_t width, f
 // the columns j whose bits are set in mask (low 16: the first vector). With
 // kVectors 1 only the first 16 columns are computed (a last panel of at most
 // 16 columns: the second vector's FMAs would all be masked out).
-// With `stream` (kVectors 2, not accumulate, c and ldc 64-byte aligned) the
-// rows are stored whole (all 32 columns) with non-temporal stores.
+// With `stream` (kVectors 2, c and ldc 64-byte aligned) the rows are
+// stored whole (all 32 columns) with non-temporal stores.
 template <int kVectors>
 __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float* ap,
                                                       const float* bp, float* c, int64_t ldc,
@@ -245,6 +243,7 @@ __attribute__((target("avx512f"))) void MicroKernelN(int64_t depth, const float*
     for (int v = 0; v < kVectors; ++v) {
       __m512 x = acc[r][v];
       if (stream) {
+        if (accumulate) x = _mm512_add_ps(_mm512_loadu_ps(row + 16 * v), x);
         _mm512_stream_ps(row + 16 * v, x);
         continue;
       }
@@ -259,13 +258,13 @@ void MicroKernel(int64_t depth, const float* ap, const float* bp, float* c, int6
   if ((mask >> 16) == 0 && !stream) {
     MicroKernelN<1>(depth, ap, bp, c, ldc, rows, mask, accumulate, false);
   } else {
-    MicroKernelN<2>(depth, ap, bp, c, ldc, rows, mask, accumulate, stream && !accumulate);
+    MicroKernelN<2>(depth, ap, bp, c, ldc, rows, mask, accumulate, stream);
   }
 }
 #endif
 
 #ifdef SLAYER_GEMM_AVX512
-// Blocks of the sum of about equal depth (k = 600: 300 + 300, not 512 + 88).
+// Blocks of the sum of about equal depth (k = 300: 150 + 150, not 256 + 44).
 int64_t DepthStep(int64_t k) {
   const int64_t blocks = (k + kDepth - 1) / kDepth;
   return (k + blocks - 1) / blocks;
@@ -398,10 +397,10 @@ void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* pac
   SLAYER_CHECK(FastGemmAvailable()) << "GemmPanels: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
   if (m <= 0 || n <= 0) return;
   const int64_t step = DepthStep(k);
-  // One block of the sum, C 64-byte aligned: each row of a panel is written
-  // once, whole, streamed.
-  const bool stream = k > 0 && k <= step && reinterpret_cast<uintptr_t>(c) % 64 == 0 &&
-                      c_panel_stride % 16 == 0;
+  // A strip of C through all the blocks of the sum while it is in cache, its
+  // last block streamed out (C 64-byte aligned): each row of a panel goes to
+  // memory once, whole.
+  const bool stream = reinterpret_cast<uintptr_t>(c) % 64 == 0 && c_panel_stride % 16 == 0;
   if (k <= 0) {
     for (int64_t q = 0; q < (n + kCols - 1) / kCols; ++q) {
       std::fill(c + q * c_panel_stride, c + q * c_panel_stride + m * kCols, 0.0f);
@@ -413,16 +412,16 @@ void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* pac
   for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
     const int64_t width = std::min(kWidth, n - j0);
     const int64_t panels = (width + kCols - 1) / kCols;
-    for (int64_t p0 = 0; p0 < k; p0 += step) {
-      const int64_t depth = std::min(step, k - p0);
-      const float* bp = packed_b + PackedBOffset(n, k, j0, p0);
-      for (int64_t i0 = 0; i0 < m; i0 += kRows) {
-        const int64_t rows = std::min<int64_t>(kRows, m - i0);
+    for (int64_t i0 = 0; i0 < m; i0 += kRows) {
+      const int64_t rows = std::min<int64_t>(kRows, m - i0);
+      for (int64_t p0 = 0; p0 < k; p0 += step) {
+        const int64_t depth = std::min(step, k - p0);
+        const float* bp = packed_b + PackedBOffset(n, k, j0, p0);
         PackAPanels(a, i0, rows, p0, depth, ap);
         for (int64_t q = 0; q < panels; ++q) {  // whole panel rows (B's padding is zero)
           MicroKernel(depth, ap, bp + q * depth * kCols,
                       c + (j0 / kCols + q) * c_panel_stride + i0 * kCols, kCols, rows,
-                      0xffffffffu, /*accumulate=*/p0 > 0, stream);
+                      0xffffffffu, /*accumulate=*/p0 > 0, stream && p0 + depth >= k);
         }
       }
     }

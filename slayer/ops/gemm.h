@@ -45,7 +45,7 @@ bool FastGemmAvailable();
 void SetFastGemmEnabled(bool enabled);
 
 // C (m x n, row-major with row stride ldc) = A (m x k) * B (k x n), or
-// C += A * B with `accumulate`. Sums over k in blocks of at most 512 (of
+// C += A * B with `accumulate`. Sums over k in blocks of at most 256 (of
 // about equal depth), in increasing k. Requires FastGemmAvailable().
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate);
@@ -69,10 +69,10 @@ int64_t PackedGemmBSize(int64_t k, int64_t n);
 // C (m x n) = A (m x k) * B, A and C stored as panels of 32 columns (C's
 // panels c_panel_stride apart; each row of a panel, all 32 columns, is
 // written, those past n with zero), B from PackGemmB: Gemm's sums in Gemm's
-// order. When k is one block of the sum (k <= 512) and C is 64-byte
-// aligned with c_panel_stride a multiple of 16, C is written with
-// non-temporal stores (for an output read much later). Requires
-// FastGemmAvailable().
+// order. Each strip of rows goes through all blocks of the sum at once, and
+// when C is 64-byte aligned with c_panel_stride a multiple of 16 its final
+// values are written with non-temporal stores (for an output read much
+// later). Requires FastGemmAvailable().
 void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
                 int64_t c_panel_stride);
 void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed);

@@ -66,10 +66,10 @@ class GemmTest : public ::testing::Test {
 };
 
 TEST_F(GemmTest, MatchesDoubleSumOverEdgesAndLayouts) {
-  // Sizes around the register block (12 x 32), the k block (512) and the
+  // Sizes around the register block (12 x 32), the k block (256) and the
   // column block (512), in every storage order of A and B.
-  const int64_t sizes[][3] = {{1, 1, 1},      {12, 32, 256}, {13, 33, 513},  {11, 31, 511},
-                              {37, 300, 512}, {5, 600, 30},  {24, 1030, 3}, {2, 17, 1100}};
+  const int64_t sizes[][3] = {{1, 1, 1},      {12, 32, 256}, {13, 33, 257},  {11, 31, 255},
+                              {37, 300, 512}, {5, 600, 30},  {24, 1030, 3}, {2, 17, 600}};
   for (const auto& s : sizes) {
     for (int layout = 0; layout < 4; ++layout) {
       for (bool accumulate : {false, true}) {
@@ -145,9 +145,9 @@ TEST_F(GemmTest, PackedBEqualsGemmBitForBit) {
 }
 
 TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
-  // A and C as panels of 32 columns (C aligned: streamed when k is one
-  // block; shifted by a float: stored as usual): Gemm's values, padding
-  // columns zero, nothing written past the panels.
+  // A and C as panels of 32 columns (C aligned: the last block of the sum
+  // streamed; shifted by a float: stored as usual), k of one to three blocks:
+  // Gemm's values, padding columns zero, nothing written past the panels.
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (const int64_t k : {7, 300, 512, 513}) {
