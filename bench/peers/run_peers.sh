@@ -113,6 +113,7 @@ if snn:
 keys = ["train_samples_per_s", "forward_samples_per_s", "train_cpu_s_per_batch",
         "forward_cpu_s_per_batch", "peak_rss_mb"]
 med = {}
+per_run = {}
 for tag, _ in names:
     runs = []
     for r in range(1, reps + 1):
@@ -125,6 +126,7 @@ for tag, _ in names:
         if missing:
             sys.exit(f"run_peers: {out_dir}/{tag}.{r}.txt lacks {', '.join(missing)}")
         runs.append(vals)
+    per_run[tag] = runs
     med[tag] = {k: statistics.median(v[k] for v in runs) for k in keys}
 print(f"\nmedians of {reps} run(s) each; samples/s over wall time, CPU s = all threads")
 print(f"{'':22s} {'train sam/s':>12s} {'fwd sam/s':>10s} {'train CPU s/b':>14s} "
@@ -141,4 +143,10 @@ for tag, label in names[1:]:
           f"forward {o['forward_samples_per_s'] / t['forward_samples_per_s']:.2f}x (wall); "
           f"train {t['train_cpu_s_per_batch'] / o['train_cpu_s_per_batch']:.2f}x, "
           f"forward {t['forward_cpu_s_per_batch'] / o['forward_cpu_s_per_batch']:.2f}x (CPU time)")
+# Each rep runs ours and the peer one after the other: the ratio within a
+# rep is less exposed to the machine's load changing between reps.
+pairs = [ours["train_samples_per_s"] / peer["train_samples_per_s"]
+         for ours, peer in zip(per_run["ours"], per_run["torch"])]
+print("ours/PyTorch train, rep by rep (wall): " + ", ".join(f"{r:.2f}x" for r in pairs) +
+      f"; median {statistics.median(pairs):.2f}x")
 PY
