@@ -85,17 +85,41 @@ std::vector<double>& RowLossBuffer(int64_t rows) {
   return buffer;
 }
 
-// For one row, given the error e (in scratch): returns 1/2 Ts sum e^2 and,
-// when `grad_row` is set, writes dE/ds = psp_backward(Ts * e) into it.
-double FinishRow(const internal::TemporalFilter& filter, float ts, float* e, float* grad_row) {
+// Rows go through the filter in blocks of this many: its recursion runs over
+// 8 rows at once (each row's values are those of filtering it alone).
+constexpr int64_t kRowBlock = 8;
+
+// Calls fn(r0, count, diff, e) for the blocks [r0, r0 + count) of up to
+// kRowBlock of `rows` rows, in parallel; diff and e are per-thread scratch
+// of kRowBlock rows of `steps`.
+template <typename Fn>
+void ForRowBlocks(int64_t rows, int64_t steps, Fn&& fn) {
+  internal::ParallelFor((rows + kRowBlock - 1) / kRowBlock, 1, [&](int64_t begin, int64_t end) {
+    float* diff = internal::Scratch(internal::kScratchA, kRowBlock * steps);
+    float* e = internal::Scratch(internal::kScratchB, kRowBlock * steps);
+    for (int64_t b = begin; b < end; ++b) {
+      const int64_t r0 = b * kRowBlock;
+      fn(r0, std::min(kRowBlock, rows - r0), diff, e);
+    }
+  });
+}
+
+// For `count` rows given their errors e (rows of the filter's steps, in
+// scratch): row_loss[i] = 1/2 Ts sum e^2 and, when `grad` is set, its rows
+// dE/ds = psp_backward(Ts * e).
+void FinishRows(const internal::TemporalFilter& filter, float ts, float* e, int64_t count,
+                double* row_loss, float* grad) {
   const int64_t steps = filter.steps();
-  double squares = 0.0;
-  for (int64_t t = 0; t < steps; ++t) squares += static_cast<double>(e[t]) * e[t];
-  if (grad_row != nullptr) {
-    for (int64_t t = 0; t < steps; ++t) e[t] *= ts;
-    filter.Backward(e, grad_row);
+  for (int64_t i = 0; i < count; ++i) {
+    float* er = e + i * steps;
+    double squares = 0.0;
+    for (int64_t t = 0; t < steps; ++t) squares += static_cast<double>(er[t]) * er[t];
+    row_loss[i] = 0.5 * ts * squares;
+    if (grad != nullptr) {
+      for (int64_t t = 0; t < steps; ++t) er[t] *= ts;
+    }
   }
-  return 0.5 * ts * squares;
+  if (grad != nullptr) filter.BackwardRows(e, count, grad);
 }
 
 int64_t RowGrain(int64_t steps) { return std::max<int64_t>(1, 2048 / (steps + 1)); }
@@ -216,16 +240,13 @@ absl::Status SpikeTimeLoss(const Tensor& spikes, const Tensor& target,
     const float* s = spikes.data();
     const float* tgt = target.data();
     float* g = grad != nullptr ? grad->data() : nullptr;
-    internal::ParallelFor(layout.rows(), RowGrain(steps), [&](int64_t begin, int64_t end) {
-      float* diff = internal::Scratch(internal::kScratchA, steps);
-      float* e = internal::Scratch(internal::kScratchB, steps);
-      for (int64_t r = begin; r < end; ++r) {
-        const float* sr = s + r * steps;
-        const float* tr = tgt + r * steps;
-        for (int64_t t = 0; t < steps; ++t) diff[t] = sr[t] - tr[t];
-        filter.Forward(diff, e);
-        row_loss[r] = FinishRow(filter, ts, e, g != nullptr ? g + r * steps : nullptr);
+    ForRowBlocks(layout.rows(), steps, [&](int64_t r0, int64_t count, float* diff, float* e) {
+      for (int64_t i = 0; i < count * steps; ++i) {
+        diff[i] = s[r0 * steps + i] - tgt[r0 * steps + i];
       }
+      filter.ForwardRows(diff, count, e);
+      FinishRows(filter, ts, e, count, row_loss.data() + r0,
+                 g != nullptr ? g + r0 * steps : nullptr);
     });
   }
   *loss = SumRows(row_loss);
@@ -246,44 +267,28 @@ absl::Status NumSpikesLoss(const Tensor& spikes, absl::Span<const int> labels,
   const internal::TemporalFilter filter(eps, ts, steps);
   const float* s = spikes.data();
   float* g = grad != nullptr ? grad->data() : nullptr;
-  // Blocks of 8 rows: the filter's recursion runs over 8 rows at once (each
-  // row's values are those of filtering it alone).
-  constexpr int64_t kBlock = 8;
-  const int64_t blocks = (layout.rows() + kBlock - 1) / kBlock;
-  internal::ParallelFor(blocks, 1, [&](int64_t begin, int64_t end) {
-    float* diff = internal::Scratch(internal::kScratchA, kBlock * steps);
-    float* e = internal::Scratch(internal::kScratchB, kBlock * steps);
-    for (int64_t b = begin; b < end; ++b) {
-      const int64_t r0 = b * kBlock;
-      const int64_t count_rows = std::min(kBlock, layout.rows() - r0);
-      float count_error[kBlock];
-      for (int64_t i = 0; i < count_rows; ++i) {
-        const int64_t r = r0 + i;
-        const int64_t n = r / layout.outputs;
-        const int64_t o = r % layout.outputs;
-        const float* sr = s + r * steps;
-        double count = 0.0;
-        for (int64_t t = start; t < stop; ++t) count += sr[t];
-        const double actual = ts * count;
-        const double desired = o == labels[n] ? region.true_value : region.false_value;
-        count_error[i] = static_cast<float>((actual - desired) / (stop - start));
-        // s - s_des: spikes outside R are errors; inside R only the count is.
-        float* d = diff + i * steps;
-        for (int64_t t = 0; t < steps; ++t) d[t] = (t >= start && t < stop) ? 0.0f : sr[t];
-      }
-      filter.ForwardRows(diff, count_rows, e);
-      for (int64_t i = 0; i < count_rows; ++i) {
-        float* er = e + i * steps;
-        for (int64_t t = start; t < stop; ++t) er[t] += count_error[i];
-        double squares = 0.0;
-        for (int64_t t = 0; t < steps; ++t) squares += static_cast<double>(er[t]) * er[t];
-        row_loss[r0 + i] = 0.5 * ts * squares;
-        if (g != nullptr) {
-          for (int64_t t = 0; t < steps; ++t) er[t] *= ts;
-        }
-      }
-      if (g != nullptr) filter.BackwardRows(e, count_rows, g + r0 * steps);
+  ForRowBlocks(layout.rows(), steps, [&](int64_t r0, int64_t count_rows, float* diff, float* e) {
+    float count_error[kRowBlock];
+    for (int64_t i = 0; i < count_rows; ++i) {
+      const int64_t r = r0 + i;
+      const int64_t n = r / layout.outputs;
+      const int64_t o = r % layout.outputs;
+      const float* sr = s + r * steps;
+      double count = 0.0;
+      for (int64_t t = start; t < stop; ++t) count += sr[t];
+      const double actual = ts * count;
+      const double desired = o == labels[n] ? region.true_value : region.false_value;
+      count_error[i] = static_cast<float>((actual - desired) / (stop - start));
+      // s - s_des: spikes outside R are errors; inside R only the count is.
+      float* d = diff + i * steps;
+      for (int64_t t = 0; t < steps; ++t) d[t] = (t >= start && t < stop) ? 0.0f : sr[t];
     }
+    filter.ForwardRows(diff, count_rows, e);
+    for (int64_t i = 0; i < count_rows; ++i) {
+      for (int64_t t = start; t < stop; ++t) e[i * steps + t] += count_error[i];
+    }
+    FinishRows(filter, ts, e, count_rows, row_loss.data() + r0,
+               g != nullptr ? g + r0 * steps : nullptr);
   });
   *loss = SumRows(row_loss);
   return absl::OkStatus();

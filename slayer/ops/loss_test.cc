@@ -135,7 +135,7 @@ TEST(NumSpikesLossTest, GradientMatchesFiniteDifferencesWithDetachedTargets) {
 TEST(NumSpikesLossTest, EachRowAsIfAlone) {
   // Rows go through the filter eight at a time: a sample's loss and
   // gradient are the same, bit for bit, in a batch (its rows in other
-  // blocks) as alone.
+  // blocks) as alone; for num_spikes and spike_time.
   const float ts = 1.0f;
   const std::vector<float> eps = AlphaKernel(3.0f, 1.0f, ts, 0.01f, 80);
   Tensor s = testing::RandomSpikes({3, 10, 1, 1, 80}, 0.1f, ts, 4);
@@ -158,6 +158,24 @@ TEST(NumSpikesLossTest, EachRowAsIfAlone) {
                                    &one_grad));
     for (int64_t i = 0; i < 800; ++i) {
       ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i]) << "sample " << n << " [" << i << "]";
+    }
+    sum += one_loss;
+  }
+  EXPECT_NEAR(loss, sum, 1e-6 * sum);
+  // The same for SpikeTimeLoss, against a target spike train.
+  Tensor target = testing::RandomSpikes(s.shape(), 0.05f, ts, 5);
+  SLAYER_ASSERT_OK(SpikeTimeLoss(s, target, eps, ts, &loss, &grad));
+  sum = 0;
+  for (int64_t n = 0; n < 3; ++n) {
+    Tensor one = Tensor::Zeros({1, 10, 1, 1, 80}), one_target = Tensor::Zeros({1, 10, 1, 1, 80});
+    std::copy(s.data() + n * 800, s.data() + (n + 1) * 800, one.data());
+    std::copy(target.data() + n * 800, target.data() + (n + 1) * 800, one_target.data());
+    float one_loss = 0;
+    Tensor one_grad;
+    SLAYER_ASSERT_OK(SpikeTimeLoss(one, one_target, eps, ts, &one_loss, &one_grad));
+    for (int64_t i = 0; i < 800; ++i) {
+      ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i])
+          << "spike time, sample " << n << " [" << i << "]";
     }
     sum += one_loss;
   }
