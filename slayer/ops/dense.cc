@@ -63,6 +63,21 @@ int64_t NumBlocks(int64_t rows, int64_t parts, int64_t min_rows) {
 
 int Threads() { return ThreadPool::Default().num_threads(); }
 
+// A sample's `rows` in blocks for per-(sample, block) GEMM tasks: about two
+// tasks per thread over the batch, blocks of at least `min_rows` whose size
+// is a multiple of `unit` (a packed operand's row block); `count` blocks of
+// `size` rows, the last one shorter.
+struct RowBlocks {
+  int64_t count;
+  int64_t size;
+};
+RowBlocks SplitSampleRows(const DenseGeometry& g, int64_t rows, int64_t min_rows, int64_t unit) {
+  const int64_t blocks = NumBlocks(rows, (2 * Threads() + g.batch - 1) / g.batch, min_rows);
+  const int64_t size =
+      std::max<int64_t>(1, ((rows + blocks - 1) / blocks + unit - 1) / unit * unit);
+  return {(rows + size - 1) / size, size};
+}
+
 }  // namespace
 
 struct DenseEvents::Impl {
@@ -625,10 +640,8 @@ absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, 
 void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_panels,
                      float* gx_panels) {
   using internal::kPanel;
-  const int64_t unit = internal::kGemmRowBlock;
-  int64_t blocks = NumBlocks(g.steps, (2 * Threads() + g.batch - 1) / g.batch, 32);
-  const int64_t per_block = ((g.steps + blocks - 1) / blocks + unit - 1) / unit * unit;
-  blocks = (g.steps + per_block - 1) / per_block;
+  const RowBlocks split = SplitSampleRows(g, g.steps, 32, internal::kGemmRowBlock);
+  const int64_t blocks = split.count, per_block = split.size;
   float* packed = internal::Scratch(internal::kScratchCaller,
                                     internal::PackedGemmBSize(g.outputs, g.inputs));
   internal::PackGemmB(g.outputs, g.inputs, {ws, g.inputs, 1}, packed);
@@ -723,8 +736,8 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
   }
   // One GEMM per task, Y[n] (O x T) = W (O x I) * X[n] (I x T); with fewer
   // samples than threads the rows of W are split too.
-  const int64_t blocks = NumBlocks(g.outputs, (2 * Threads() + g.batch - 1) / g.batch, 32);
-  const int64_t rows_per_block = (g.outputs + blocks - 1) / blocks;
+  const RowBlocks split = SplitSampleRows(g, g.outputs, 32, 1);
+  const int64_t blocks = split.count, rows_per_block = split.size;
   const ConstMap weight(w.data(), g.outputs, g.inputs);
   const float* xs = x.data();
   float* ys = y->data();
@@ -842,16 +855,14 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
       grad_x->SetZero();
     } else if (grad_x->numel() > 0) {
       // grad_X[n] (I x T) = W^T (I x O) * grad_Y[n] (O x T): grad_Y is dense.
-      int64_t blocks = NumBlocks(g.inputs, (2 * Threads() + g.batch - 1) / g.batch, 32);
-      int64_t rows_per_block = (g.inputs + blocks - 1) / blocks;
+      // Blocks of rows start at the packing's row blocks.
+      const RowBlocks split =
+          SplitSampleRows(g, g.inputs, 32, fast_gemm ? internal::kGemmRowBlock : 1);
+      const int64_t blocks = split.count, rows_per_block = split.size;
       float* gxs = grad_x->data();
-      // W^T packed once for all samples (A(i, o) = W[o, i]); blocks of rows
-      // start at the packing's row blocks.
+      // W^T packed once for all samples (A(i, o) = W[o, i]).
       const float* packed_wt = nullptr;
       if (fast_gemm) {
-        const int64_t unit = internal::kGemmRowBlock;
-        rows_per_block = (rows_per_block + unit - 1) / unit * unit;
-        blocks = (g.inputs + rows_per_block - 1) / rows_per_block;
         float* packed = internal::Scratch(internal::kScratchCaller,
                                           internal::PackedGemmASize(g.inputs, g.outputs));
         internal::PackGemmA(g.inputs, g.outputs, {w.data(), 1, g.inputs}, packed);
