@@ -124,20 +124,18 @@ void ThreadPool::WorkerLoop() {
   const ScopedFlushDenormals flush;  // workers only ever run chunks
   uint64_t seen = 0;
   for (;;) {
-    SpinUntil([&] { return published_.load(std::memory_order_acquire) != seen; });
+    SpinUntil([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
       if (stop_) return;
       seen = generation_;
       ++active_;
-      running_.store(active_, std::memory_order_release);
     }
     RunChunks();
     {
       std::lock_guard<std::mutex> lock(mu_);
       --active_;
-      running_.store(active_, std::memory_order_release);
     }
     done_cv_.notify_all();
   }
@@ -167,14 +165,13 @@ void ThreadPool::ParallelFor(int64_t n, int64_t grain,
     chunk_ = chunk;
     next_ = 0;
     ++generation_;
-    published_.store(generation_, std::memory_order_release);
   }
   work_cv_.notify_all();
   t_inside_pool = true;
   RunChunks();
   t_inside_pool = false;
   // All chunks are claimed; the workers' last ones may still run.
-  SpinUntil([&] { return running_.load(std::memory_order_acquire) == 0; });
+  SpinUntil([&] { return active_.load(std::memory_order_acquire) == 0; });
   std::unique_lock<std::mutex> lock(mu_);
   done_cv_.wait(lock, [&] { return active_ == 0 && next_ >= n_; });
   fn_ = nullptr;

@@ -56,17 +56,15 @@ class ThreadPool {
   std::condition_variable work_cv_;
   std::condition_variable done_cv_;
   bool stop_ = false;
-  uint64_t generation_ = 0;
+  // Written under mu_; atomic so that a spinning thread may read them
+  // without it.
+  std::atomic<uint64_t> generation_{0};
   // The job in flight (guarded by mu_ for publication).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0;
   int64_t chunk_ = 0;
   int64_t next_ = 0;
-  int active_ = 0;
-  // Mirrors of generation_ and active_ (written under mu_), read without it
-  // while spinning.
-  std::atomic<uint64_t> published_{0};
-  std::atomic<int> running_{0};
+  std::atomic<int> active_{0};
   std::mutex call_mu_;  // one ParallelFor at a time per pool
 };
 
