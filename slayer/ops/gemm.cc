@@ -283,11 +283,10 @@ int64_t PackedBOffset(int64_t n, int64_t k, int64_t j0, int64_t p0) {
 }
 
 // Gemm with A either packed per strip as it goes (packed_a null) or read
-// from PackGemmA's layout, from strip first_strip on; B packed per block as
-// it goes (packed_b null) or read from PackGemmB's layout.
+// from PackGemmA's layout, from strip first_strip on.
 void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_a,
-              int64_t packed_m, int64_t first_strip, MatrixView b, const float* packed_b,
-              float* c, int64_t ldc, bool accumulate) {
+              int64_t packed_m, int64_t first_strip, MatrixView b, float* c, int64_t ldc,
+              bool accumulate) {
   SLAYER_CHECK(FastGemmAvailable()) << "Gemm: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
@@ -306,11 +305,7 @@ void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed
     for (int64_t p0 = 0; p0 < k; p0 += step) {
       const int64_t depth = std::min(step, k - p0);
       const bool add = accumulate || p0 > 0;
-      if (packed_b != nullptr) {
-        bp = const_cast<float*>(packed_b) + PackedBOffset(n, k, j0, p0);  // read only
-      } else {
-        PackB(b, p0, depth, j0, width, bp);
-      }
+      PackB(b, p0, depth, j0, width, bp);
       for (int64_t i0 = 0; i0 < m; i0 += kRows) {
         const int64_t rows = std::min<int64_t>(kRows, m - i0);
         const float* strip = ap;
@@ -344,7 +339,7 @@ void SetFastGemmEnabled(bool enabled) {
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate) {
 #ifdef SLAYER_GEMM_AVX512
-  GemmImpl(m, n, k, a, nullptr, 0, 0, b, nullptr, c, ldc, accumulate);
+  GemmImpl(m, n, k, a, nullptr, 0, 0, b, c, ldc, accumulate);
 #else
   SLAYER_CHECK(false) << "Gemm: built without the AVX-512 kernel";
 #endif
@@ -384,8 +379,8 @@ void GemmPackedA(int64_t m, int64_t n, int64_t k, const float* packed_a, int64_t
   SLAYER_CHECK(i0 % kRows == 0 && i0 >= 0 && i0 + m <= packed_m)
       << "GemmPackedA: rows [" << i0 << ", " << i0 + m << ") of a packed A of " << packed_m
       << " rows must start at a multiple of " << kRows;
-  GemmImpl(m, n, k, MatrixView{nullptr, 0, 0}, packed_a, packed_m, i0 / kRows, b, nullptr, c,
-           ldc, accumulate);
+  GemmImpl(m, n, k, MatrixView{nullptr, 0, 0}, packed_a, packed_m, i0 / kRows, b, c, ldc,
+           accumulate);
 #else
   SLAYER_CHECK(false) << "GemmPackedA: built without the AVX-512 kernel";
 #endif
@@ -455,15 +450,6 @@ void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed) {
   });
 #else
   SLAYER_CHECK(false) << "PackGemmB: built without the AVX-512 kernel";
-#endif
-}
-
-void GemmPackedB(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_b, float* c,
-                 int64_t ldc, bool accumulate) {
-#ifdef SLAYER_GEMM_AVX512
-  GemmImpl(m, n, k, a, nullptr, 0, 0, MatrixView{nullptr, 0, 0}, packed_b, c, ldc, accumulate);
-#else
-  SLAYER_CHECK(false) << "GemmPackedB: built without the AVX-512 kernel";
 #endif
 }
 

@@ -61,11 +61,11 @@ void PackGemmA(int64_t m, int64_t k, MatrixView a, float* packed);
 void GemmPackedA(int64_t rows, int64_t n, int64_t k, const float* packed_a, int64_t m,
                  int64_t i0, MatrixView b, float* c, int64_t ldc, bool accumulate);
 
-// B packed once for many Gemm calls with the same B (k x n) and other As:
-// PackGemmB writes PackedGemmBSize(k, n) floats (on the thread pool, inline
-// inside a task); GemmPackedB then computes C (m x n) (+)= A * that B, with
-// Gemm's sums in Gemm's order. Require FastGemmAvailable().
+// B packed once for many GemmPanels calls with the same B (k x n) and other
+// As: PackGemmB writes PackedGemmBSize(k, n) floats (on the thread pool,
+// inline inside a task). Require FastGemmAvailable().
 int64_t PackedGemmBSize(int64_t k, int64_t n);
+void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed);
 // C (m x n) = A (m x k) * B, A and C stored as panels of 32 columns (C's
 // panels c_panel_stride apart; each row of a panel, all 32 columns, is
 // written, those past n with zero), B from PackGemmB: Gemm's sums in Gemm's
@@ -75,9 +75,6 @@ int64_t PackedGemmBSize(int64_t k, int64_t n);
 // later). Requires FastGemmAvailable().
 void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
                 int64_t c_panel_stride);
-void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed);
-void GemmPackedB(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed_b, float* c,
-                 int64_t ldc, bool accumulate);
 
 }  // namespace internal
 }  // namespace ops

@@ -111,47 +111,15 @@ TEST_F(GemmTest, PackedAEqualsGemmBitForBit) {
   }
 }
 
-TEST_F(GemmTest, PackedBEqualsGemmBitForBit) {
-  // B packed once (widths around the kernel's 32 columns and its 512-column
-  // blocks, depths around the k block), then several As: the same values as
-  // Gemm (the same sums in the same order), for both storage orders of B.
-  std::mt19937 rng(6);
-  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (const int64_t k : {7, 256, 300, 513}) {
-    for (const int64_t n : {45, 512, 600, 1100}) {
-      const int64_t m = 25;
-      std::vector<float> a(m * k), b(k * n);
-      for (float& v : a) v = uniform(rng);
-      for (float& v : b) v = uniform(rng);
-      for (bool transposed : {false, true}) {
-        const MatrixView bv = transposed ? MatrixView{b.data(), 1, k} : MatrixView{b.data(), n, 1};
-        std::vector<float> packed(PackedGemmBSize(k, n));
-        PackGemmB(k, n, bv, packed.data());
-        for (bool a_transposed : {false, true}) {
-          const MatrixView av =
-              a_transposed ? MatrixView{a.data(), 1, m} : MatrixView{a.data(), k, 1};
-          for (bool accumulate : {false, true}) {
-            std::vector<float> want(m * n, 0.5f), got = want;
-            Gemm(m, n, k, av, bv, want.data(), n, accumulate);
-            GemmPackedB(m, n, k, av, packed.data(), got.data(), n, accumulate);
-            ASSERT_EQ(got, want) << "k " << k << " n " << n << " transposed " << transposed
-                                 << " A transposed " << a_transposed << " accumulate "
-                                 << accumulate;
-          }
-        }
-      }
-    }
-  }
-}
-
 TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
   // A and C as panels of 32 columns (C aligned: the last block of the sum
-  // streamed; shifted by a float: stored as usual), k of one to three blocks:
+  // streamed; shifted by a float: stored as usual), k of one to three blocks,
+  // n of one to three column blocks, B packed once from either storage order:
   // Gemm's values, padding columns zero, nothing written past the panels.
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
   for (const int64_t k : {7, 300, 512, 513}) {
-    for (const int64_t n : {45, 512, 600}) {
+    for (const int64_t n : {45, 512, 600, 1100}) {
       for (const int64_t m : {25, 300}) {
         std::vector<float> a(m * k), b(k * n);
         for (float& v : a) v = uniform(rng);
@@ -163,9 +131,16 @@ TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
         for (int64_t r = 0; r < m; ++r) {
           for (int64_t c = 0; c < k; ++c) ap[(c / 32) * m * 32 + r * 32 + c % 32] = a[r * k + c];
         }
-        std::vector<float> packed(PackedGemmBSize(k, n));
-        PackGemmB(k, n, {b.data(), n, 1}, packed.data());
+        // b as rows, and its transpose bt read through a transposed view.
+        std::vector<float> bt(n * k);
+        for (int64_t p = 0; p < k; ++p) {
+          for (int64_t j = 0; j < n; ++j) bt[j * k + p] = b[p * n + j];
+        }
         for (int64_t shift : {0, 1}) {
+          const bool transposed = shift == 1;
+          std::vector<float> packed(PackedGemmBSize(k, n));
+          PackGemmB(k, n, transposed ? MatrixView{bt.data(), 1, k} : MatrixView{b.data(), n, 1},
+                    packed.data());
           std::vector<float> buffer(c_panels * m * 32 + 64, -7.0f);
           float* base = buffer.data();
           while (reinterpret_cast<uintptr_t>(base) % 64 != 0) ++base;
@@ -175,7 +150,8 @@ TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
             for (int64_t j = 0; j < c_panels * 32; ++j) {
               const float got = c[(j / 32) * m * 32 + r * 32 + j % 32];
               ASSERT_EQ(got, j < n ? want[r * n + j] : 0.0f)
-                  << "k " << k << " n " << n << " m " << m << " shift " << shift << " (" << r
+                  << "k " << k << " n " << n << " m " << m << " shift/B transposed " << shift
+                  << " (" << r
                   << ", " << j << ")";
             }
           }
