@@ -48,6 +48,14 @@ echo "$out" | grep -q "SLAYER_GEMM" && fail "SLAYER_GEMM=eigen should pass silen
 out=$(SLAYER_GEMM=eign "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eign: $out"
 echo "$out" | grep -q 'SLAYER_GEMM=eign is not a choice' ||
   fail "a misspelt SLAYER_GEMM should be named: $out"
+# SLAYER_POOL_SPIN_US takes microseconds (0: no spinning); anything else is
+# named and the default used.
+out=$(SLAYER_POOL_SPIN_US=0 "$SLAYER" bench "${tiny[@]}" 2>&1) || fail "SLAYER_POOL_SPIN_US=0: $out"
+echo "$out" | grep -q "SLAYER_POOL_SPIN_US" && fail "SLAYER_POOL_SPIN_US=0 should pass silently: $out"
+out=$(SLAYER_POOL_SPIN_US=fast "$SLAYER" bench "${tiny[@]}" 2>&1) ||
+  fail "SLAYER_POOL_SPIN_US=fast: $out"
+echo "$out" | grep -q 'SLAYER_POOL_SPIN_US=fast is not a number of microseconds' ||
+  fail "a bad SLAYER_POOL_SPIN_US should be named: $out"
 # A conv/pool network runs too.
 out=$("$SLAYER" bench --arch 8x8x2-4c3-2a-3o --steps 10 --batch 2 --iters 1 --warmup 0 2>&1) ||
   fail "conv bench failed: $out"

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -49,8 +50,19 @@ thread_local bool t_inside_pool = false;
 // condition variable costs tens of microseconds (more on a virtual machine).
 int64_t SpinNanoseconds() {
   static const int64_t ns = [] {
+    constexpr int64_t kDefaultUs = 50;
     const char* env = std::getenv("SLAYER_POOL_SPIN_US");
-    return env != nullptr ? std::max(0, std::atoi(env)) * int64_t{1000} : int64_t{50000};
+    if (env == nullptr || env[0] == '\0') return kDefaultUs * 1000;
+    char* end = nullptr;
+    const long long us = std::strtoll(env, &end, 10);
+    if (*end != '\0' || us < 0 || us > 1000000) {
+      std::fprintf(stderr,
+                   "slayer: SLAYER_POOL_SPIN_US=%s is not a number of microseconds in "
+                   "[0, 1000000]; using %lld\n",
+                   env, static_cast<long long>(kDefaultUs));
+      return kDefaultUs * 1000;
+    }
+    return static_cast<int64_t>(us) * 1000;
   }();
   return ns;
 }
