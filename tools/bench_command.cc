@@ -43,6 +43,7 @@
 #include "slayer/layers/network.h"
 #include "slayer/ops/delay.h"
 #include "slayer/ops/dense.h"
+#include "slayer/ops/gemm.h"
 #include "slayer/ops/loss.h"
 #include "slayer/proto/config.h"
 #include "slayer/train/optimizer.h"
@@ -422,6 +423,15 @@ absl::Status RunBench(const BenchOptions& o) {
               DeviceName(o.device), threads, std::thread::hardware_concurrency(),
               static_cast<long long>(o.warmup), static_cast<long long>(o.iters),
               Now() - setup_start);
+  if (o.device == Device::kCpu) {
+    std::printf("  CPU GEMM: %s\n",
+                !ops::internal::FastGemmAvailable()
+                    ? "Eigen (no AVX-512, or $SLAYER_GEMM=eigen)"
+                : ops::internal::AmxGemmAvailable()
+                    ? "AVX-512 fp32; grad_x between dense layers on AMX in bf16x3 "
+                      "($SLAYER_GEMM=fp32: fp32 throughout)"
+                    : "AVX-512 fp32");
+  }
   // The initial weights leave the hidden layers nearly silent, and the
   // event-driven layers' cost grows with their spikes: everything is timed
   // after a few training steps, at the activity of a network in training.

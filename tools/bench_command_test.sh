@@ -42,9 +42,14 @@ without=$("$SLAYER" bench "${sparse[@]}" --input-events=false 2>&1) ||
 echo "$without" | grep -q "input events: none" || fail "--input-events=false not said: $without"
 [ "$(echo "$with" | grep -o 'last loss [^,]*')" = "$(echo "$without" | grep -o 'last loss [^,]*')" ] ||
   fail "input events changed the loss: $with // $without"
-# SLAYER_GEMM names one choice, "eigen"; anything else is said to be ignored.
+# SLAYER_GEMM names two choices, "eigen" and "fp32", both said in the
+# header; anything else is said to be ignored.
 out=$(SLAYER_GEMM=eigen "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eigen: $out"
-echo "$out" | grep -q "SLAYER_GEMM" && fail "SLAYER_GEMM=eigen should pass silently: $out"
+echo "$out" | grep -q "not a choice" && fail "SLAYER_GEMM=eigen should pass silently: $out"
+echo "$out" | grep -q "^  CPU GEMM: Eigen" || fail "SLAYER_GEMM=eigen not said: $out"
+out=$(SLAYER_GEMM=fp32 "$SLAYER" bench "${tiny[@]}" 2>&1) || fail "SLAYER_GEMM=fp32: $out"
+echo "$out" | grep -q "not a choice" && fail "SLAYER_GEMM=fp32 should pass silently: $out"
+echo "$out" | grep -Eq "^  CPU GEMM: (AVX-512 fp32|Eigen)$" || fail "SLAYER_GEMM=fp32 not said: $out"
 out=$(SLAYER_GEMM=eign "$SLAYER" bench "${tiny[@]}" --gemm 2>&1) || fail "SLAYER_GEMM=eign: $out"
 echo "$out" | grep -q 'SLAYER_GEMM=eign is not a choice' ||
   fail "a misspelt SLAYER_GEMM should be named: $out"

@@ -640,7 +640,7 @@ absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, 
 void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_panels,
                      float* gx_panels) {
   using internal::kPanel;
-  const RowBlocks split = SplitSampleRows(g, g.steps, 32, internal::kGemmRowBlock);
+  const RowBlocks split = SplitSampleRows(g, g.steps, 32, internal::GemmPanelsRowUnit());
   const int64_t blocks = split.count, per_block = split.size;
   float* packed = internal::Scratch(internal::kScratchCaller,
                                     internal::PackedGemmBSize(g.outputs, g.inputs));

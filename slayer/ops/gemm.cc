@@ -5,10 +5,17 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <vector>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #define SLAYER_GEMM_AVX512 1
+#if defined(__linux__)
+#include <cpuid.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#define SLAYER_GEMM_AMX 1
+#endif
 #endif
 
 #include "slayer/core/check.h"
@@ -28,24 +35,71 @@ constexpr int kCols = kGemmPanel;
 constexpr int64_t kDepth = 256;
 constexpr int64_t kWidth = 512;
 
-bool Detect() {
-#ifdef SLAYER_GEMM_AVX512
-  const char* choice = std::getenv("SLAYER_GEMM");
-  if (choice != nullptr && std::strcmp(choice, "eigen") == 0) return false;
-  if (choice != nullptr && choice[0] != '\0') {
+// $SLAYER_GEMM, read once: "eigen" switches the AVX-512 GEMM off, "fp32"
+// keeps GemmPanels in fp32 where the CPU has AMX.
+enum class Choice { kDefault, kEigen, kFp32 };
+Choice ReadChoice() {
+  static const Choice choice = [] {
+    const char* value = std::getenv("SLAYER_GEMM");
+    if (value == nullptr || value[0] == '\0') return Choice::kDefault;
+    if (std::strcmp(value, "eigen") == 0) return Choice::kEigen;
+    if (std::strcmp(value, "fp32") == 0) return Choice::kFp32;
     std::fprintf(stderr,
                  "slayer: SLAYER_GEMM=%s is not a choice (\"eigen\" switches the AVX-512 GEMM "
-                 "off); ignored\n",
-                 choice);
-  }
-  return CpuHasAvx512F();
+                 "off, \"fp32\" its AMX bf16x3 path); ignored\n",
+                 value);
+    return Choice::kDefault;
+  }();
+  return choice;
+}
+
+bool Detect() {
+#ifdef SLAYER_GEMM_AVX512
+  return ReadChoice() != Choice::kEigen && CpuHasAvx512F();
 #else
   return false;
 #endif
 }
 
+// Whether the CPU and the OS run GemmPanels' AMX kernel: AMX-TILE, AMX-BF16
+// and AVX512-BF16 (CPUID 7), palette 1 with 8 tiles of 16 rows x 64 bytes
+// (CPUID 0x1d), the tile state enabled in XCR0 and granted to this process
+// by Linux (arch_prctl ARCH_REQ_XCOMP_PERM, once).
+bool CpuRunsAmx() {
+#ifdef SLAYER_GEMM_AMX
+  static const bool runs = [] {
+    if (!CpuHasAvx512F() || __get_cpuid_max(0, nullptr) < 0x1d) return false;
+    unsigned a, b, c, d;
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool amx_bf16 = (d >> 22) & 1, amx_tile = (d >> 24) & 1;
+    __cpuid_count(7, 1, a, b, c, d);
+    const bool avx512_bf16 = (a >> 5) & 1;
+    if (!amx_bf16 || !amx_tile || !avx512_bf16) return false;
+    __cpuid_count(0x1d, 0, a, b, c, d);
+    if (a < 1) return false;  // the highest palette
+    __cpuid_count(0x1d, 1, a, b, c, d);
+    if ((b & 0xffff) < 64 || (b >> 16) < 8 || (c & 0xffff) < 16) return false;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0x60000u) != 0x60000u) return false;  // XTILECFG, XTILEDATA
+    constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+    return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
+  }();
+  return runs;
+#else
+  return false;
+#endif
+}
+
+bool DetectAmx() { return Detect() && ReadChoice() != Choice::kFp32 && CpuRunsAmx(); }
+
 std::atomic<bool>& Enabled() {
   static std::atomic<bool> enabled(Detect());
+  return enabled;
+}
+
+std::atomic<bool>& AmxEnabled() {
+  static std::atomic<bool> enabled(DetectAmx());
   return enabled;
 }
 
@@ -328,6 +382,216 @@ void GemmImpl(int64_t m, int64_t n, int64_t k, MatrixView a, const float* packed
 }
 #endif
 
+// PackGemmB's buffer starts with a header of kHeaderFloats floats (64
+// bytes): the kernel it was packed for, k and n. GemmPanels reads it, so a B
+// packed before SetAmxGemmEnabled changes goes to the kernel it was packed
+// for.
+constexpr int64_t kHeaderFloats = 16;
+enum class PackKind : int32_t { kFp32 = 0x32335046, kAmx = 0x33464258 };
+struct PackHeader {
+  PackKind kind;
+  int32_t unused;
+  int64_t k;
+  int64_t n;
+};
+static_assert(sizeof(PackHeader) <= kHeaderFloats * sizeof(float), "header");
+
+// The AMX kernel: rows of C in blocks of kAmxRows (two tiles of 16 rows),
+// columns in blocks of 32 (two tiles of 16), the sum in chunks of 32 steps.
+constexpr int64_t kAmxRows = 32;
+constexpr int64_t kAmxChunk = 32;
+// Floats of PackGemmB's AMX layout: per 16 columns and chunk of the sum, a
+// tile of the high bf16 halves and one of the low (1 KiB each).
+int64_t AmxPackedFloats(int64_t k, int64_t n) {
+  return ((n + 31) / 32 * 2) * ((k + kAmxChunk - 1) / kAmxChunk) * 512;
+}
+
+#ifdef SLAYER_GEMM_AMX
+// Palette 1, tiles 0-7 of 16 rows x 64 bytes. Static: GCC 12 drops stores
+// to a local array that only ldtilecfg reads.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1;
+  uint8_t start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t bytes_per_row[16] = {64, 64, 64, 64, 64, 64, 64, 64};
+  uint8_t rows[16] = {16, 16, 16, 16, 16, 16, 16, 16};
+};
+const TileConfig kTileConfig;
+
+#define SLAYER_AMX_TARGET target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")
+// All 16 lanes (the maskz forms: GCC 12 warns that the plain ones read an
+// undefined vector).
+constexpr __mmask16 kAll = 0xffff;
+
+// x = hi + lo + r with hi = bf16(x) and lo = bf16(x - hi) (both rounded to
+// nearest even; |r| <= 2^-17 |x|), each in the low half of a 32-bit lane.
+__attribute__((SLAYER_AMX_TARGET)) static inline void SplitBf16(__m512 x, __m512i* hi,
+                                                                __m512i* lo) {
+  const __m512i h =
+      _mm512_maskz_cvtepu16_epi32(kAll, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(x)));
+  const __m512 rest = _mm512_sub_ps(x, _mm512_castsi512_ps(_mm512_maskz_slli_epi32(kAll, h, 16)));
+  *hi = h;
+  *lo = _mm512_maskz_cvtepu16_epi32(kAll, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(rest)));
+}
+
+// dst[hl][r][j] for r < kAmxRows, j < 32 (a chunk of A's rows i0 + r, of
+// panel `chunk`: columns past `cols` and rows past `rows` are zero) split
+// into high (hl 0) and low (hl 1) bf16 halves.
+__attribute__((SLAYER_AMX_TARGET)) void SplitChunk(const float* panel_rows, int64_t rows,
+                                                   int64_t cols, uint16_t* dst) {
+  const uint32_t bits = cols >= 32 ? 0xffffffffu : ((uint32_t{1} << cols) - 1);
+  const __mmask16 m0 = static_cast<__mmask16>(bits & 0xffff);
+  const __mmask16 m1 = static_cast<__mmask16>(bits >> 16);
+  for (int64_t r = 0; r < kAmxRows; ++r) {
+    __m512i h0 = _mm512_setzero_si512(), l0 = h0, h1 = h0, l1 = h0;
+    if (r < rows) {
+      SplitBf16(_mm512_maskz_loadu_ps(m0, panel_rows + r * kCols), &h0, &l0);
+      SplitBf16(_mm512_maskz_loadu_ps(m1, panel_rows + r * kCols + 16), &h1, &l1);
+    }
+    // 32 halves of 16 bits: the low halves of two vectors of 32-bit lanes.
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + r * 32),
+                        _mm512_maskz_cvtepi32_epi16(kAll, h0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + r * 32 + 16),
+                        _mm512_maskz_cvtepi32_epi16(kAll, h1));
+    uint16_t* low = dst + (kAmxRows + r) * 32;
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(low), _mm512_maskz_cvtepi32_epi16(kAll, l0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(low + 16),
+                        _mm512_maskz_cvtepi32_epi16(kAll, l1));
+  }
+}
+
+// PackGemmB's AMX layout for the 16 columns from c0 (a multiple of 16) and
+// the chunk of the sum from p0: the high tile then the low tile, each 16
+// rows of pairs of steps, [pair][column][2] (the VNNI order TDPBF16PS reads).
+__attribute__((SLAYER_AMX_TARGET)) void PackBTile(MatrixView b, int64_t k, int64_t n, int64_t p0,
+                                                  int64_t c0, uint16_t* dst) {
+  const int64_t cols = std::min<int64_t>(16, n - c0);
+  const __mmask16 mask = static_cast<__mmask16>((uint32_t{1} << cols) - 1);
+  alignas(64) float row[2][16];
+  for (int64_t pair = 0; pair < 16; ++pair) {
+    __m512i hi[2], lo[2];
+    for (int e = 0; e < 2; ++e) {
+      const int64_t p = p0 + 2 * pair + e;
+      __m512 x = _mm512_setzero_ps();
+      if (p < k) {
+        const float* src = b.data + p * b.row_stride + c0 * b.col_stride;
+        if (b.col_stride == 1) {
+          x = _mm512_maskz_loadu_ps(mask, src);
+        } else {
+          for (int64_t j = 0; j < 16; ++j) row[e][j] = j < cols ? src[j * b.col_stride] : 0.0f;
+          x = _mm512_load_ps(row[e]);
+        }
+      }
+      SplitBf16(x, &hi[e], &lo[e]);
+    }
+    _mm512_storeu_si512(dst + pair * 32,
+                        _mm512_or_si512(hi[0], _mm512_maskz_slli_epi32(kAll, hi[1], 16)));
+    _mm512_storeu_si512(dst + 512 + pair * 32,
+                        _mm512_or_si512(lo[0], _mm512_maskz_slli_epi32(kAll, lo[1], 16)));
+  }
+}
+
+void PackGemmBAmx(int64_t k, int64_t n, MatrixView b, uint16_t* packed) {
+  const int64_t chunks = (k + kAmxChunk - 1) / kAmxChunk;
+  const int64_t tiles = (n + 31) / 32 * 2;  // of 16 columns
+  ParallelFor(tiles, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t t = begin; t < end; ++t) {
+      for (int64_t q = 0; q < chunks; ++q) {
+        uint16_t* dst = packed + (t * chunks + q) * 1024;
+        if (t * 16 >= n) {
+          std::memset(dst, 0, 1024 * sizeof(uint16_t));
+        } else {
+          PackBTile(b, k, n, q * kAmxChunk, t * 16, dst);
+        }
+      }
+    }
+  });
+}
+
+// C (+)= Ah Bh + Ah Bl + Al Bh for the 32 rows in `a` (SplitChunk's layout,
+// chunk after chunk) and the 32 columns of tiles 2 cb and 2 cb + 1: the sum
+// in tiles 0-3, operands in 4-7.
+__attribute__((SLAYER_AMX_TARGET)) void AmxBlock(const uint16_t* a, const uint16_t* b0,
+                                                 const uint16_t* b1, int64_t chunks) {
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int64_t q = 0; q < chunks; ++q) {
+    const uint16_t* ah = a + q * 2048;
+    const uint16_t* al = ah + 1024;
+    const uint16_t* bh0 = b0 + q * 1024;
+    const uint16_t* bh1 = b1 + q * 1024;
+    _tile_loadd(4, ah, 64);
+    _tile_loadd(5, ah + 512, 64);
+    _tile_loadd(6, bh0, 64);
+    _tile_loadd(7, bh1, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+    _tile_loadd(6, bh0 + 512, 64);  // the low halves of B
+    _tile_loadd(7, bh1 + 512, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+    _tile_loadd(4, al, 64);  // the low halves of A
+    _tile_loadd(5, al + 512, 64);
+    _tile_loadd(6, bh0, 64);
+    _tile_loadd(7, bh1, 64);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    _tile_dpbf16ps(2, 5, 6);
+    _tile_dpbf16ps(3, 5, 7);
+  }
+}
+
+// Stores tiles 0-3 as rows [0, 32) of a panel (32 floats a row).
+__attribute__((SLAYER_AMX_TARGET)) void StoreBlock(float* panel_rows) {
+  _tile_stored(0, panel_rows, 128);
+  _tile_stored(1, panel_rows + 16, 128);
+  _tile_stored(2, panel_rows + 16 * kCols, 128);
+  _tile_stored(3, panel_rows + 16 * kCols + 16, 128);
+}
+
+__attribute__((SLAYER_AMX_TARGET)) void GemmPanelsAmx(int64_t m, int64_t n, int64_t k,
+                                                      PanelMatrix a, const uint16_t* packed_b,
+                                                      float* c, int64_t c_panel_stride) {
+  const int64_t chunks = (k + kAmxChunk - 1) / kAmxChunk;
+  const int64_t col_blocks = (n + 31) / 32;
+  // A's rows split, chunk after chunk (a float per two halves: 4 KiB a
+  // chunk), in memory of the thread's that grows to the largest k seen.
+  thread_local std::vector<float> a_buffer;
+  thread_local PackBuffer last_rows(kAmxRows * kCols);
+  if (static_cast<int64_t>(a_buffer.size()) < chunks * kAmxRows * 32) {
+    a_buffer.resize(chunks * kAmxRows * 32);
+  }
+  uint16_t* ab = reinterpret_cast<uint16_t*>(a_buffer.data());
+  _tile_loadconfig(&kTileConfig);
+  for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
+    const int64_t rows = std::min(kAmxRows, m - i0);
+    for (int64_t q = 0; q < chunks; ++q) {
+      SplitChunk(a.data + q * a.panel_stride + i0 * kCols, rows,
+                 std::min<int64_t>(kAmxChunk, k - q * kAmxChunk), ab + q * 2 * kAmxRows * 32);
+    }
+    for (int64_t cb = 0; cb < col_blocks; ++cb) {
+      AmxBlock(ab, packed_b + (2 * cb) * chunks * 1024, packed_b + (2 * cb + 1) * chunks * 1024,
+               chunks);
+      float* out = c + cb * c_panel_stride + i0 * kCols;
+      if (rows == kAmxRows) {
+        StoreBlock(out);
+      } else {
+        float* tmp = last_rows.Get();
+        StoreBlock(tmp);
+        std::memcpy(out, tmp, rows * kCols * sizeof(float));
+      }
+    }
+  }
+  _tile_release();
+}
+#endif  // SLAYER_GEMM_AMX
+
 }  // namespace
 
 bool FastGemmAvailable() { return Enabled().load(std::memory_order_relaxed); }
@@ -335,6 +599,16 @@ bool FastGemmAvailable() { return Enabled().load(std::memory_order_relaxed); }
 void SetFastGemmEnabled(bool enabled) {
   Enabled().store(enabled && Detect(), std::memory_order_relaxed);
 }
+
+bool AmxGemmAvailable() {
+  return FastGemmAvailable() && AmxEnabled().load(std::memory_order_relaxed);
+}
+
+void SetAmxGemmEnabled(bool enabled) {
+  AmxEnabled().store(enabled && DetectAmx(), std::memory_order_relaxed);
+}
+
+int64_t GemmPanelsRowUnit() { return AmxGemmAvailable() ? kAmxRows : kRows; }
 
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
           bool accumulate) {
@@ -386,22 +660,35 @@ void GemmPackedA(int64_t m, int64_t n, int64_t k, const float* packed_a, int64_t
 #endif
 }
 
-void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
+void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed, float* c,
                 int64_t c_panel_stride) {
 #ifdef SLAYER_GEMM_AVX512
   SLAYER_CHECK(FastGemmAvailable()) << "GemmPanels: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
   if (m <= 0 || n <= 0) return;
-  const int64_t step = DepthStep(k);
-  // A strip of C through all the blocks of the sum while it is in cache, its
-  // last block streamed out (C 64-byte aligned): each row of a panel goes to
-  // memory once, whole.
-  const bool stream = reinterpret_cast<uintptr_t>(c) % 64 == 0 && c_panel_stride % 16 == 0;
+  PackHeader header;
+  std::memcpy(&header, packed, sizeof(header));
+  SLAYER_CHECK(header.k == std::max<int64_t>(k, 0) && header.n == n &&
+               (header.kind == PackKind::kFp32 || header.kind == PackKind::kAmx))
+      << "GemmPanels: B was not packed by PackGemmB(" << k << ", " << n << ", ...)";
+  const float* packed_b = packed + kHeaderFloats;
   if (k <= 0) {
     for (int64_t q = 0; q < (n + kCols - 1) / kCols; ++q) {
       std::fill(c + q * c_panel_stride, c + q * c_panel_stride + m * kCols, 0.0f);
     }
     return;
   }
+#ifdef SLAYER_GEMM_AMX
+  if (header.kind == PackKind::kAmx) {
+    GemmPanelsAmx(m, n, k, a, reinterpret_cast<const uint16_t*>(packed_b), c, c_panel_stride);
+    return;
+  }
+#endif
+  SLAYER_CHECK(header.kind == PackKind::kFp32) << "GemmPanels: B packed for AMX, built without it";
+  const int64_t step = DepthStep(k);
+  // A strip of C through all the blocks of the sum while it is in cache, its
+  // last block streamed out (C 64-byte aligned): each row of a panel goes to
+  // memory once, whole.
+  const bool stream = reinterpret_cast<uintptr_t>(c) % 64 == 0 && c_panel_stride % 16 == 0;
   thread_local PackBuffer a_buffer(kDepth * kRows);
   float* ap = a_buffer.Get();
   for (int64_t j0 = 0; j0 < n; j0 += kWidth) {
@@ -428,16 +715,28 @@ void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* pac
 }
 
 int64_t PackedGemmBSize(int64_t k, int64_t n) {
-#ifdef SLAYER_GEMM_AVX512
-  return std::max<int64_t>(k, 0) * ((std::max<int64_t>(n, 0) + kCols - 1) / kCols) * kCols;
-#else
-  return 0;
-#endif
+  k = std::max<int64_t>(k, 0);
+  n = std::max<int64_t>(n, 0);
+  // Room for either layout: which one PackGemmB writes depends on
+  // AmxGemmAvailable() at the time.
+  return kHeaderFloats + std::max(k * ((n + kCols - 1) / kCols) * kCols, AmxPackedFloats(k, n));
 }
 
 void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed) {
 #ifdef SLAYER_GEMM_AVX512
+  SLAYER_CHECK(FastGemmAvailable()) << "PackGemmB: no AVX-512 on this CPU (or $SLAYER_GEMM=eigen)";
+  PackHeader header{PackKind::kFp32, 0, std::max<int64_t>(k, 0), n};
+  if (AmxGemmAvailable()) header.kind = PackKind::kAmx;
+  std::memset(packed, 0, kHeaderFloats * sizeof(float));
+  std::memcpy(packed, &header, sizeof(header));
+  packed += kHeaderFloats;
   if (n <= 0 || k <= 0) return;
+#ifdef SLAYER_GEMM_AMX
+  if (header.kind == PackKind::kAmx) {
+    PackGemmBAmx(k, n, b, reinterpret_cast<uint16_t*>(packed));
+    return;
+  }
+#endif
   const int64_t step = DepthStep(k);
   const int64_t depth_blocks = (k + step - 1) / step;
   const int64_t width_blocks = (n + kWidth - 1) / kWidth;

@@ -44,6 +44,22 @@ bool FastGemmAvailable();
 // back to what the CPU supports). Not to be called while a GEMM runs.
 void SetFastGemmEnabled(bool enabled);
 
+// Whether PackGemmB packs B for GemmPanels' AMX kernel: FastGemmAvailable(),
+// the CPU has AMX-BF16 (Intel Sapphire Rapids and later), Linux grants this
+// process the tile state, and $SLAYER_GEMM is not "fp32". That kernel
+// multiplies in bf16x3: with a = ah + al and b = bh + bl (each half a
+// bfloat16, a - ah - al within 2^-17 |a|), a*b is taken as
+// ah bh + ah bl + al bh, summed in fp32 by the tile unit. Each element of C
+// is then within about 2^-16 (sum over p of |a_p b_p|) of the exact sum
+// (fp32's own GEMM: within about k 2^-24 of it), several times faster. An
+// infinite or NaN element of A or B makes its row or column of C NaN.
+bool AmxGemmAvailable();
+// Overrides AmxGemmAvailable() as SetFastGemmEnabled does FastGemmAvailable().
+void SetAmxGemmEnabled(bool enabled);
+// The row block GemmPanels works in: callers that split m between threads
+// give each a multiple of it (12, or 32 with AMX).
+int64_t GemmPanelsRowUnit();
+
 // C (m x n, row-major with row stride ldc) = A (m x k) * B (k x n), or
 // C += A * B with `accumulate`. Sums over k in blocks of at most 256 (of
 // about equal depth), in increasing k. Requires FastGemmAvailable().
@@ -63,17 +79,19 @@ void GemmPackedA(int64_t rows, int64_t n, int64_t k, const float* packed_a, int6
 
 // B packed once for many GemmPanels calls with the same B (k x n) and other
 // As: PackGemmB writes PackedGemmBSize(k, n) floats (on the thread pool,
-// inline inside a task). Require FastGemmAvailable().
+// inline inside a task), for the AMX kernel where AmxGemmAvailable() (the
+// buffer records which, and k and n). Require FastGemmAvailable().
 int64_t PackedGemmBSize(int64_t k, int64_t n);
 void PackGemmB(int64_t k, int64_t n, MatrixView b, float* packed);
 // C (m x n) = A (m x k) * B, A and C stored as panels of 32 columns (C's
 // panels c_panel_stride apart; each row of a panel, all 32 columns, is
-// written, those past n with zero), B from PackGemmB: Gemm's sums in Gemm's
-// order. Each strip of rows goes through all blocks of the sum at once, and
+// written, those past n with zero), B from PackGemmB(k, n, ...). B packed
+// for fp32 gives Gemm's sums in Gemm's order; packed for AMX, bf16x3 sums
+// (AmxGemmAvailable()). Each strip of rows goes through all blocks of the sum at once, and
 // when C is 64-byte aligned with c_panel_stride a multiple of 16 its final
 // values are written with non-temporal stores (for an output read much
 // later). Requires FastGemmAvailable().
-void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed_b, float* c,
+void GemmPanels(int64_t m, int64_t n, int64_t k, PanelMatrix a, const float* packed, float* c,
                 int64_t c_panel_stride);
 
 }  // namespace internal

@@ -4,8 +4,9 @@
 // as W^T) packed once, B (k x n, rows) packed per call: grad_x (I x T) =
 // W^T grad_z as rows. BM_GemmPanels/<m>/<n>/<k>: B (as W) packed once, A and
 // C as panels of 32 columns, as the dense layers pass grad_x^T (T x I) =
-// grad_z^T W between them. The headline sizes are NMNIST's second layer,
-// 512 -> 512 at T 300.
+// grad_z^T W between them; its last argument is the kernel: 0 fp32, 1 AMX
+// in bf16x3 (where the CPU has it), side by side in one run. The headline
+// sizes are NMNIST's second layer, 512 -> 512 at T 300.
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
@@ -49,6 +50,12 @@ void BM_GemmPanels(benchmark::State& state) {
     state.SkipWithError("no AVX-512 on this CPU: the kernel is not used");
     return;
   }
+  const bool amx = state.range(3) == 1;
+  SetAmxGemmEnabled(amx);
+  if (amx && !AmxGemmAvailable()) {
+    state.SkipWithError("no AMX-BF16 on this CPU or OS (or $SLAYER_GEMM=fp32)");
+    return;
+  }
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   constexpr int64_t kSamples = 32;
   const int64_t a_size = (k + 31) / 32 * 32 * m, c_size = (n + 31) / 32 * 32 * m;
@@ -64,11 +71,16 @@ void BM_GemmPanels(benchmark::State& state) {
     sample = (sample + 1) % kSamples;
   }
   std::free(c);
+  SetAmxGemmEnabled(true);
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * m * n * k * state.iterations() / 1e9,
                                                  benchmark::Counter::kIsRate);
 }
 
-BENCHMARK(BM_GemmPanels)->Args({300, 512, 512})->Args({300, 512, 256});
+BENCHMARK(BM_GemmPanels)
+    ->Args({300, 512, 512, 0})
+    ->Args({300, 512, 512, 1})
+    ->Args({300, 512, 256, 0})
+    ->Args({300, 512, 256, 1});
 BENCHMARK(BM_GemmPackedA)
     ->Args({512, 300, 512})
     ->Args({300, 512, 512})

@@ -1,5 +1,6 @@
 #include "slayer/ops/gemm.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <random>
@@ -112,6 +113,11 @@ TEST_F(GemmTest, PackedAEqualsGemmBitForBit) {
 }
 
 TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
+  // B packed for the fp32 kernel (the AMX one has its own test below).
+  SetAmxGemmEnabled(false);
+  struct Restore {
+    ~Restore() { SetAmxGemmEnabled(true); }
+  } restore;
   // A and C as panels of 32 columns (C aligned: the last block of the sum
   // streamed; shifted by a float: stored as usual), k of one to three blocks,
   // n of one to three column blocks, B packed once from either storage order:
@@ -165,6 +171,120 @@ TEST_F(GemmTest, PanelsEqualGemmBitForBit) {
   }
 }
 
+// A (m x k) as panels of 32 columns; the columns past k in the last panel
+// hold `pad` (never read).
+std::vector<float> ToPanels(const std::vector<float>& a, int64_t m, int64_t k, float pad) {
+  std::vector<float> ap((k + 31) / 32 * m * 32, pad);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t c = 0; c < k; ++c) ap[(c / 32) * m * 32 + r * 32 + c % 32] = a[r * k + c];
+  }
+  return ap;
+}
+
+class AmxGemmTest : public GemmTest {
+ protected:
+  void SetUp() override {
+    GemmTest::SetUp();
+    if (IsSkipped()) return;
+    if (!AmxGemmAvailable()) {
+      GTEST_SKIP() << "no AMX-BF16 on this CPU or OS (or $SLAYER_GEMM=fp32): GemmPanels "
+                      "multiplies in fp32 (its test above)";
+    }
+  }
+  void TearDown() override { SetAmxGemmEnabled(true); }
+};
+
+TEST_F(AmxGemmTest, PanelsWithinBf16x3BoundOfDoubleSum) {
+  // Sizes around the tile block (32 x 32) and the chunk of the sum (32),
+  // values over eight binades (bf16x3 keeps about 16 bits of each factor).
+  EXPECT_EQ(GemmPanelsRowUnit(), 32);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const int64_t k : {7, 32, 300, 513, 700}) {
+    for (const int64_t n : {16, 45, 512, 600}) {
+      for (const int64_t m : {1, 25, 32, 33, 300}) {
+        std::vector<float> a(m * k), b(k * n);
+        for (float& v : a) v = uniform(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 8) - 4);
+        for (float& v : b) v = uniform(rng);
+        // NaN past k in A's last panel: never read.
+        const std::vector<float> ap = ToPanels(a, m, k, std::nanf(""));
+        const int64_t c_panels = (n + 31) / 32;
+        std::vector<float> bt(n * k);
+        for (int64_t p = 0; p < k; ++p) {
+          for (int64_t j = 0; j < n; ++j) bt[j * k + p] = b[p * n + j];
+        }
+        for (const bool transposed : {false, true}) {
+          std::vector<float> packed(PackedGemmBSize(k, n));
+          PackGemmB(k, n, transposed ? MatrixView{bt.data(), 1, k} : MatrixView{b.data(), n, 1},
+                    packed.data());
+          // C's panels 40 rows apart: the rows between are not written.
+          const int64_t stride = (m + 8) * 32;
+          std::vector<float> c(c_panels * stride, -7.0f);
+          GemmPanels(m, n, k, {ap.data(), m * 32}, packed.data(), c.data(), stride);
+          for (int64_t q = 0; q < c_panels; ++q) {
+            for (int64_t r = m; r < m + 8; ++r) {
+              for (int64_t j = 0; j < 32; ++j) {
+                ASSERT_EQ(c[q * stride + r * 32 + j], -7.0f) << "past row m: " << r;
+              }
+            }
+          }
+          for (int64_t r = 0; r < m; ++r) {
+            for (int64_t j = 0; j < c_panels * 32; ++j) {
+              const float got = c[(j / 32) * stride + r * 32 + j % 32];
+              double want = 0, magnitude = 0;
+              for (int64_t p = 0; j < n && p < k; ++p) {
+                want += static_cast<double>(a[r * k + p]) * b[p * n + j];
+                magnitude += std::fabs(static_cast<double>(a[r * k + p]) * b[p * n + j]);
+              }
+              // Each product within 2.5 x 2^-17 of |a b| (the halves' residues
+              // 2^-17 each, the dropped al bl 2^-18), the fp32 sums within
+              // k 2^-24 of sum |a b|. A kernel that lost the low halves (bf16
+              // alone: 2^-9) or a term would be far outside.
+              ASSERT_NEAR(got, want,
+                          (3 * std::ldexp(1.0, -17) + k * std::ldexp(1.0, -24)) * magnitude)
+                  << "k " << k << " n " << n << " m " << m << " B transposed " << transposed
+                  << " at (" << r << ", " << j << ")";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_F(AmxGemmTest, BPackedForFp32StaysFp32AndNaNPropagates) {
+  const int64_t m = 40, n = 64, k = 96;
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(k * n);
+  for (float& v : a) v = uniform(rng);
+  for (float& v : b) v = uniform(rng);
+  a[7 * k + 50] = std::nanf("");  // row 7
+  const std::vector<float> ap = ToPanels(a, m, k, 0.0f);
+  std::vector<float> fp32(PackedGemmBSize(k, n)), amx(PackedGemmBSize(k, n));
+  SetAmxGemmEnabled(false);
+  PackGemmB(k, n, {b.data(), n, 1}, fp32.data());
+  SetAmxGemmEnabled(true);
+  PackGemmB(k, n, {b.data(), n, 1}, amx.data());
+  // Packed while AMX was off: Gemm's sums, bit for bit, with AMX on.
+  std::vector<float> want(m * n), got(2 * m * 32), got_amx(2 * m * 32);
+  Gemm(m, n, k, {a.data(), k, 1}, {b.data(), n, 1}, want.data(), n, false);
+  GemmPanels(m, n, k, {ap.data(), m * 32}, fp32.data(), got.data(), m * 32);
+  GemmPanels(m, n, k, {ap.data(), m * 32}, amx.data(), got_amx.data(), m * 32);
+  for (int64_t r = 0; r < m; ++r) {
+    for (int64_t j = 0; j < n; ++j) {
+      const float fp = got[(j / 32) * m * 32 + r * 32 + j % 32];
+      const float bf = got_amx[(j / 32) * m * 32 + r * 32 + j % 32];
+      if (r == 7) {
+        ASSERT_TRUE(std::isnan(fp) && std::isnan(bf)) << "NaN in row 7 of A, column " << j;
+        continue;
+      }
+      ASSERT_EQ(fp, want[r * n + j]) << "(" << r << ", " << j << ")";
+      ASSERT_FALSE(std::isnan(bf)) << "(" << r << ", " << j << ")";
+    }
+  }
+}
+
 TEST_F(GemmTest, EmptySumClearsOrKeeps) {
   std::vector<float> c = {1, 2, 3, 4};
   const float one = 1.0f;
@@ -175,10 +295,18 @@ TEST_F(GemmTest, EmptySumClearsOrKeeps) {
 }
 
 TEST_F(GemmTest, CanBeSwitchedOff) {
+  const bool amx = AmxGemmAvailable();
   SetFastGemmEnabled(false);
   EXPECT_FALSE(FastGemmAvailable());
+  EXPECT_FALSE(AmxGemmAvailable());  // AMX is a path of the fast GEMM
   SetFastGemmEnabled(true);
   EXPECT_TRUE(FastGemmAvailable());
+  EXPECT_EQ(AmxGemmAvailable(), amx);
+  SetAmxGemmEnabled(false);
+  EXPECT_FALSE(AmxGemmAvailable());
+  EXPECT_EQ(GemmPanelsRowUnit(), kGemmRowBlock);
+  SetAmxGemmEnabled(true);
+  EXPECT_EQ(AmxGemmAvailable(), amx);
 }
 
 }  // namespace
