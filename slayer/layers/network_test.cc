@@ -7,7 +7,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "slayer/core/thread_pool.h"
 #include "slayer/ops/dense.h"
+#include "slayer/ops/gemm.h"
 #include "slayer/ops/loss.h"
 #include "slayer/ops/psp.h"
 #include "slayer/ops/spike.h"
@@ -326,6 +328,60 @@ TEST(NetworkTest, NetworkBackwardEqualsTheLayersOneAfterTheOther) {
       }
     }
   }
+}
+
+TEST(NetworkTest, AmxInputGradientsStayWithinBf16x3OfFp32) {
+  // Where the CPU has AMX, the input gradients passed as panels between
+  // dense layers are multiplied in bf16x3 (ops/gemm.h): every parameter's
+  // gradient stays within 1e-4 of its largest magnitude of the fp32
+  // kernel's, and the first layer's differs from it (the tile path ran: on
+  // 2 threads fc2 is wide enough, 8 panels, and its input sparse enough for
+  // the one pass that hands fc1 the panels).
+  if (!ops::internal::AmxGemmAvailable()) {
+    GTEST_SKIP() << "no AMX-BF16 on this CPU or OS (or $SLAYER_GEMM=fp32/eigen): nothing to compare";
+  }
+  struct Restore {
+    ~Restore() { ops::internal::SetAmxGemmEnabled(true); }
+  } restore;
+  ThreadPool::SetDefaultThreads(2);
+  const config::NetworkSpec spec =
+      Spec("simulation { ts_ms: 1 sample_ms: 60 } arch: \"10x10x2-256-256-10\"");
+  std::vector<Tensor> grads[2];
+  for (const bool amx : {false, true}) {
+    ops::internal::SetAmxGemmEnabled(amx);
+    auto net = Network::Create(spec, 4);
+    ASSERT_TRUE(net.ok());
+    Tensor x = RandomSpikes({3, 2, 10, 10, 60}, 0.01f, 12);
+    ASSERT_TRUE((*net)->Forward(x, true).ok());
+    // The num_spikes loss's gradient, as in training.
+    ops::CountTarget region;
+    region.start_step = 0;
+    region.stop_step = 60;
+    region.true_value = 12;
+    region.false_value = 2;
+    float loss = 0;
+    Tensor grad;
+    ASSERT_TRUE(ops::NumSpikesLoss((*net)->output(), {0, 3, 7}, region, (*net)->kernels().eps,
+                                   (*net)->ts(), &loss, &grad)
+                    .ok());
+    ASSERT_TRUE((*net)->Backward(grad).ok());
+    for (const Param* p : (*net)->params()) grads[amx].push_back(p->grad.Clone());
+  }
+  bool any_differs = false;
+  for (size_t p = 0; p < grads[0].size(); ++p) {
+    const Tensor& want = grads[0][p];
+    const Tensor& got = grads[1][p];
+    double largest = 0.0;
+    for (float v : want.span()) largest = std::max(largest, std::abs(double{v}));
+    if (p == 0) {
+      ASSERT_GT(largest, 0.0) << "no gradient in fc1: the case tests nothing";
+    }
+    for (int64_t i = 0; i < want.numel(); ++i) {
+      ASSERT_NEAR(got.data()[i], want.data()[i], 1e-4 * largest) << "parameter " << p << " " << i;
+      any_differs = any_differs || got.data()[i] != want.data()[i];
+    }
+  }
+  EXPECT_TRUE(any_differs) << "AMX on and off gave identical gradients: the tile path did not run";
 }
 
 TEST(NetworkTest, ExportImportRoundTripAndErrors) {
