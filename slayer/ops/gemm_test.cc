@@ -200,8 +200,8 @@ TEST_F(AmxGemmTest, PanelsWithinBf16x3BoundOfDoubleSum) {
   EXPECT_EQ(GemmPanelsRowUnit(), 32);
   std::mt19937 rng(11);
   std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-  for (const int64_t k : {7, 32, 300, 513, 700}) {
-    for (const int64_t n : {16, 45, 512, 600}) {
+  for (const int64_t k : {7, 33, 513}) {  // 513: 17 chunks, the last of one step
+    for (const int64_t n : {16, 45, 600}) {
       for (const int64_t m : {1, 25, 32, 33, 300}) {
         std::vector<float> a(m * k), b(k * n);
         for (float& v : a) v = uniform(rng) * std::ldexp(1.0f, static_cast<int>(rng() % 8) - 4);
