@@ -636,7 +636,8 @@ absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, 
 // grad_z as panels of the outputs: per sample (and block of steps when
 // samples are few) C (T x I) = grad_z^T (T x O) W (O x I), A and C as panels,
 // W packed once. Each element is the sum DenseBackward's grad_x has (the
-// same products in the same order). Requires FastGemmAvailable().
+// same products in the same order), or with AMX (internal::AmxGemmAvailable())
+// that sum in bf16x3. Requires FastGemmAvailable().
 void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_panels,
                      float* gx_panels) {
   using internal::kPanel;

@@ -494,9 +494,10 @@ TEST(DenseTest, SpikingBackwardPassesGradientsAsPanels) {
   // grad_x asked for as panels ([N, P, T, 32]) and grad_s given as panels,
   // through the one pass (u as panels, with and without a factor, and as
   // rows) and the two ops (events too dense): the rows layout's values, bit for
-  // bit, as panels where the one pass and the AVX-512 GEMM run, else as rows
-  // (told apart by rank). Fewer than 32 inputs: whole-input panels on any
-  // thread count; 24 inputs: a partial panel.
+  // bit (with AMX, grad_x as panels within bf16x3's rounding), as panels where
+  // the one pass and the AVX-512 GEMM run, else as rows (told apart by
+  // rank). Fewer than 32 inputs: whole-input panels on any thread count; 24
+  // inputs: a partial panel.
   SrmParams srm;
   SurrogateParams sp;
   sp.theta = srm.theta;
@@ -516,7 +517,7 @@ TEST(DenseTest, SpikingBackwardPassesGradientsAsPanels) {
   // grad_x as panels where they come straight out of the one pass's GEMM,
   // else as rows.
   // With AMX the GEMM of the panels multiplies in bf16x3 (ops/gemm.h):
-  // within about 2^-16 of the sums of |products| (here about 1e2; seen:
+  // within a few 2^-16 of the sums of |products| (here about 1e2; seen:
   // 1e-4), not bit for bit. bf16 alone would be off by about 0.2.
   const auto expect_grad_x = [](const Tensor& got, const Tensor& want_rows, bool as_panels,
                                 const char* what) {

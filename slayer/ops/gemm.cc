@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <vector>
+#include <memory>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -400,6 +400,7 @@ static_assert(sizeof(PackHeader) <= kHeaderFloats * sizeof(float), "header");
 // columns in blocks of 32 (two tiles of 16), the sum in chunks of 32 steps.
 constexpr int64_t kAmxRows = 32;
 constexpr int64_t kAmxChunk = 32;
+static_assert(kAmxChunk == kGemmPanel, "a chunk of the sum is a panel of A");
 // Floats of PackGemmB's AMX layout: per 16 columns and chunk of the sum, a
 // tile of the high bf16 halves and one of the low (1 KiB each).
 int64_t AmxPackedFloats(int64_t k, int64_t n) {
@@ -418,13 +419,13 @@ struct alignas(64) TileConfig {
 };
 const TileConfig kTileConfig;
 
-#define SLAYER_AMX_TARGET target("avx512f,avx512bw,avx512bf16,amx-tile,amx-bf16")
+#define SLAYER_AMX_TARGET target("avx512f,avx512bf16,amx-tile,amx-bf16")
 // All 16 lanes (the maskz forms: GCC 12 warns that the plain ones read an
 // undefined vector).
 constexpr __mmask16 kAll = 0xffff;
 
 // x = hi + lo + r with hi = bf16(x) and lo = bf16(x - hi) (both rounded to
-// nearest even; |r| <= 2^-17 |x|), each in the low half of a 32-bit lane.
+// nearest even; |r| <= 2^-16 |x|), each in the low half of a 32-bit lane.
 __attribute__((SLAYER_AMX_TARGET)) static inline void SplitBf16(__m512 x, __m512i* hi,
                                                                 __m512i* lo) {
   const __m512i h =
@@ -513,6 +514,9 @@ void PackGemmBAmx(int64_t k, int64_t n, MatrixView b, uint16_t* packed) {
 // in tiles 0-3, operands in 4-7.
 __attribute__((SLAYER_AMX_TARGET)) void AmxBlock(const uint16_t* a, const uint16_t* b0,
                                                  const uint16_t* b1, int64_t chunks) {
+  // GCC 12's tile loads do not tell the compiler that they read memory: the
+  // stores of A's halves (SplitChunk) must not move past them.
+  __asm__ volatile("" ::: "memory");
   _tile_zero(0);
   _tile_zero(1);
   _tile_zero(2);
@@ -560,14 +564,22 @@ __attribute__((SLAYER_AMX_TARGET)) void GemmPanelsAmx(int64_t m, int64_t n, int6
                                                       float* c, int64_t c_panel_stride) {
   const int64_t chunks = (k + kAmxChunk - 1) / kAmxChunk;
   const int64_t col_blocks = (n + 31) / 32;
-  // A's rows split, chunk after chunk (a float per two halves: 4 KiB a
-  // chunk), in memory of the thread's that grows to the largest k seen.
-  thread_local std::vector<float> a_buffer;
-  thread_local PackBuffer last_rows(kAmxRows * kCols);
-  if (static_cast<int64_t>(a_buffer.size()) < chunks * kAmxRows * 32) {
-    a_buffer.resize(chunks * kAmxRows * 32);
+  // A's rows split, chunk after chunk (4 KiB a chunk: a float holds two
+  // halves), in the thread's buffer for 16 chunks (k <= 512), else in one
+  // that grows to the largest k the thread has seen; 64-byte aligned, so
+  // that each row of a tile is one cache line.
+  thread_local PackBuffer a_buffer(16 * kAmxRows * 32), last_rows(kAmxRows * kCols);
+  thread_local std::unique_ptr<PackBuffer> a_wide;
+  thread_local int64_t a_wide_chunks = 0;
+  float* a_floats = a_buffer.Get();
+  if (chunks > 16) {
+    if (chunks > a_wide_chunks) {
+      a_wide = std::make_unique<PackBuffer>(chunks * kAmxRows * 32);
+      a_wide_chunks = chunks;
+    }
+    a_floats = a_wide->Get();
   }
-  uint16_t* ab = reinterpret_cast<uint16_t*>(a_buffer.data());
+  uint16_t* ab = reinterpret_cast<uint16_t*>(a_floats);
   _tile_loadconfig(&kTileConfig);
   for (int64_t i0 = 0; i0 < m; i0 += kAmxRows) {
     const int64_t rows = std::min(kAmxRows, m - i0);

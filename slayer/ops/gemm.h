@@ -50,16 +50,20 @@ void SetFastGemmEnabled(bool enabled);
 // the CPU has AMX-BF16 (Intel Sapphire Rapids and later), Linux grants this
 // process the tile state, and $SLAYER_GEMM is not "fp32". That kernel
 // multiplies in bf16x3: with a = ah + al and b = bh + bl (each half a
-// bfloat16, a - ah - al within 2^-17 |a|), a*b is taken as
-// ah bh + ah bl + al bh, summed in fp32 by the tile unit. Each element of C
-// is then within about 2^-16 (sum over p of |a_p b_p|) of the exact sum
-// (fp32's own GEMM: within about k 2^-24 of it), several times faster. An
-// infinite or NaN element of A or B makes its row or column of C NaN.
+// bfloat16 rounded to nearest, a - ah - al within 2^-16 |a|), a*b is taken
+// as ah bh + ah bl + al bh (within 3 x 2^-16 |a b| at worst), summed in fp32
+// by the tile unit (about 3k/2 roundings). Each element of C is then within
+// (3 x 2^-16 + 1.5 k 2^-24) of sum_p |a_p b_p| of the exact sum at worst,
+// about 1.5e-6 of it in practice (k = 512; fp32's own GEMM: 3e-7), and comes
+// several times faster. The tile unit flushes subnormals: factors below
+// about 2^-118 in magnitude lose their low half. An infinite or NaN element
+// of A or B, or a finite one of magnitude 3.39e38 or more (its high half
+// rounds to infinity), makes its row or column of C NaN.
 bool AmxGemmAvailable();
 // Overrides AmxGemmAvailable() as SetFastGemmEnabled does FastGemmAvailable().
 void SetAmxGemmEnabled(bool enabled);
-// The row block GemmPanels works in: callers that split m between threads
-// give each a multiple of it (12, or 32 with AMX).
+// The row block GemmPanels works in for a B packed now: callers that split m
+// between threads give each a multiple of it (12, or 32 with AMX).
 int64_t GemmPanelsRowUnit();
 
 // C (m x n, row-major with row stride ldc) = A (m x k) * B (k x n), or
