@@ -343,7 +343,8 @@ TEST(NetworkTest, AmxInputGradientsStayWithinBf16x3OfFp32) {
   // 2 threads fc2 is wide enough, 8 panels, and its input sparse enough for
   // the one pass that hands fc1 the panels).
   if (!ops::internal::AmxGemmAvailable()) {
-    GTEST_SKIP() << "no AMX-BF16 on this CPU or OS (or $SLAYER_GEMM=fp32/eigen): nothing to compare";
+    GTEST_SKIP() << "no AMX-BF16 on this CPU or OS (or $SLAYER_GEMM=fp32/eigen): nothing to "
+                    "compare";
   }
   struct Restore {
     ~Restore() { ops::internal::SetAmxGemmEnabled(true); }
