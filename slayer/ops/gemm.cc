@@ -509,6 +509,15 @@ void PackGemmBAmx(int64_t k, int64_t n, MatrixView b, uint16_t* packed) {
   });
 }
 
+// Tiles 0-3 (C's 2 x 2 tiles) += the products of tiles 4 and 5 (A's rows)
+// with tiles 6 and 7 (B's columns).
+__attribute__((SLAYER_AMX_TARGET, always_inline)) static inline void Products2x2() {
+  _tile_dpbf16ps(0, 4, 6);
+  _tile_dpbf16ps(1, 4, 7);
+  _tile_dpbf16ps(2, 5, 6);
+  _tile_dpbf16ps(3, 5, 7);
+}
+
 // C (+)= Ah Bh + Ah Bl + Al Bh for the 32 rows in `a` (SplitChunk's layout,
 // chunk after chunk) and the 32 columns of tiles 2 cb and 2 cb + 1: the sum
 // in tiles 0-3, operands in 4-7.
@@ -530,24 +539,15 @@ __attribute__((SLAYER_AMX_TARGET)) void AmxBlock(const uint16_t* a, const uint16
     _tile_loadd(5, ah + 512, 64);
     _tile_loadd(6, bh0, 64);
     _tile_loadd(7, bh1, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+    Products2x2();
     _tile_loadd(6, bh0 + 512, 64);  // the low halves of B
     _tile_loadd(7, bh1 + 512, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+    Products2x2();
     _tile_loadd(4, al, 64);  // the low halves of A
     _tile_loadd(5, al + 512, 64);
     _tile_loadd(6, bh0, 64);
     _tile_loadd(7, bh1, 64);
-    _tile_dpbf16ps(0, 4, 6);
-    _tile_dpbf16ps(1, 4, 7);
-    _tile_dpbf16ps(2, 5, 6);
-    _tile_dpbf16ps(3, 5, 7);
+    Products2x2();
   }
 }
 
