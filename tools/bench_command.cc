@@ -424,13 +424,7 @@ absl::Status RunBench(const BenchOptions& o) {
               static_cast<long long>(o.warmup), static_cast<long long>(o.iters),
               Now() - setup_start);
   if (o.device == Device::kCpu) {
-    std::printf("  CPU GEMM: %s\n",
-                !ops::internal::FastGemmAvailable()
-                    ? "Eigen (no AVX-512, or $SLAYER_GEMM=eigen)"
-                : ops::internal::AmxGemmAvailable()
-                    ? "AVX-512 fp32; grad_x between dense layers on AMX in bf16x3 "
-                      "($SLAYER_GEMM=fp32: fp32 throughout)"
-                    : "AVX-512 fp32");
+    std::printf("  CPU GEMM: %s\n", ops::internal::GemmPathDescription());
   }
   // The initial weights leave the hidden layers nearly silent, and the
   // event-driven layers' cost grows with their spikes: everything is timed

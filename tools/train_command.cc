@@ -15,6 +15,7 @@
 #include "absl/strings/str_format.h"
 #include "slayer/core/npy.h"
 #include "slayer/core/status.h"
+#include "slayer/ops/gemm.h"
 #include "slayer/proto/config.h"
 #include "slayer/train/mpi_communicator.h"
 #include "slayer/train/nccl_communicator.h"
@@ -172,6 +173,9 @@ int RunTrainCommand(const std::vector<std::string>& args) {
                 static_cast<long long>(ds.size()), config->batch_size(),
                 epochs > 0 ? static_cast<int>(epochs) : config->epochs(), device_name.c_str(),
                 options.run_dir.c_str());
+    if (options.device == Device::kCpu) {
+      std::printf("  CPU GEMM: %s\n", ops::internal::GemmPathDescription());
+    }
     if (mpi_comm != nullptr) {
       std::printf("distributed: %d rank(s), global batch %lld, %d thread(s) per rank, %s\n",
                   mpi_comm->size(),

@@ -620,6 +620,13 @@ void SetAmxGemmEnabled(bool enabled) {
   AmxEnabled().store(enabled && DetectAmx(), std::memory_order_relaxed);
 }
 
+const char* GemmPathDescription() {
+  if (!FastGemmAvailable()) return "Eigen (no AVX-512, or $SLAYER_GEMM=eigen)";
+  if (!AmxGemmAvailable()) return "AVX-512 fp32";
+  return "AVX-512 fp32; grad_x between dense layers on AMX in bf16x3 ($SLAYER_GEMM=fp32: fp32 "
+         "throughout)";
+}
+
 int64_t GemmPanelsRowUnit() { return AmxGemmAvailable() ? kAmxRows : kRows; }
 
 void Gemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,

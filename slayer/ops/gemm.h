@@ -62,6 +62,10 @@ void SetFastGemmEnabled(bool enabled);
 bool AmxGemmAvailable();
 // Overrides AmxGemmAvailable() as SetFastGemmEnabled does FastGemmAvailable().
 void SetAmxGemmEnabled(bool enabled);
+// The GEMM path in words, for the tools' headers: "Eigen (...)", "AVX-512
+// fp32" or, with AMX, "AVX-512 fp32; grad_x between dense layers on AMX in
+// bf16x3 (...)".
+const char* GemmPathDescription();
 // The row block GemmPanels works in for a B packed now: callers that split m
 // between threads give each a multiple of it (12, or 32 with AMX).
 int64_t GemmPanelsRowUnit();
