@@ -435,9 +435,10 @@ __attribute__((SLAYER_AMX_TARGET)) static inline void SplitBf16(__m512 x, __m512
   *lo = _mm512_maskz_cvtepu16_epi32(kAll, reinterpret_cast<__m256i>(_mm512_cvtneps_pbh(rest)));
 }
 
-// dst[hl][r][j] for r < kAmxRows, j < 32 (a chunk of A's rows i0 + r, of
-// panel `chunk`: columns past `cols` and rows past `rows` are zero) split
-// into high (hl 0) and low (hl 1) bf16 halves.
+// dst[hl][r][j] for r < kAmxRows, j < 32: rows [0, kAmxRows) of one panel
+// of A (32 floats a row, from panel_rows) split into high (hl 0) and low
+// (hl 1) bf16 halves, zero past `rows` rows and `cols` columns (neither is
+// read there).
 __attribute__((SLAYER_AMX_TARGET)) void SplitChunk(const float* panel_rows, int64_t rows,
                                                    int64_t cols, uint16_t* dst) {
   const uint32_t bits = cols >= 32 ? 0xffffffffu : ((uint32_t{1} << cols) - 1);
