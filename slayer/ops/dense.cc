@@ -63,19 +63,23 @@ int64_t NumBlocks(int64_t rows, int64_t parts, int64_t min_rows) {
 
 int Threads() { return ThreadPool::Default().num_threads(); }
 
-// A sample's `rows` in blocks for per-(sample, block) GEMM tasks: about two
-// tasks per thread over the batch, blocks of at least `min_rows` whose size
-// is a multiple of `unit` (a packed operand's row block); `count` blocks of
-// `size` rows, the last one shorter.
-struct RowBlocks {
-  int64_t count;
-  int64_t size;
-};
-RowBlocks SplitSampleRows(const DenseGeometry& g, int64_t rows, int64_t min_rows, int64_t unit) {
-  const int64_t blocks = NumBlocks(rows, (2 * Threads() + g.batch - 1) / g.batch, min_rows);
-  const int64_t size =
-      std::max<int64_t>(1, ((rows + blocks - 1) / blocks + unit - 1) / unit * unit);
-  return {(rows + size - 1) / size, size};
+// Calls fn(n, r0, count) on the thread pool for every sample n and block
+// [r0, r0 + count) of its `rows` rows, for per-(sample, block) GEMM tasks:
+// about two tasks per thread over the batch, blocks of at least `min_rows`
+// whose size is a multiple of `unit` (a packed operand's row block), the
+// last one shorter (none empty).
+template <typename Fn>
+void ForEachSampleBlock(const DenseGeometry& g, int64_t rows, int64_t min_rows, int64_t unit,
+                        Fn&& fn) {
+  const int64_t parts = NumBlocks(rows, (2 * Threads() + g.batch - 1) / g.batch, min_rows);
+  const int64_t size = std::max<int64_t>(1, ((rows + parts - 1) / parts + unit - 1) / unit * unit);
+  const int64_t blocks = (rows + size - 1) / size;
+  internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t task = begin; task < end; ++task) {
+      const int64_t r0 = (task % blocks) * size;
+      fn(task / blocks, r0, std::min(size, rows - r0));
+    }
+  });
 }
 
 }  // namespace
@@ -641,24 +645,17 @@ absl::Status GradFactorToRows(const DenseGradFactor& f, const DenseGeometry& g, 
 void InputGradPanels(const DenseGeometry& g, const float* ws, const float* gz_panels,
                      float* gx_panels) {
   using internal::kPanel;
-  const RowBlocks split = SplitSampleRows(g, g.steps, 32, internal::GemmPanelsRowUnit());
-  const int64_t blocks = split.count, per_block = split.size;
   float* packed = internal::Scratch(internal::kScratchCaller,
                                     internal::PackedGemmBSize(g.outputs, g.inputs));
   internal::PackGemmB(g.outputs, g.inputs, {ws, g.inputs, 1}, packed);
   const int64_t in_size = internal::NumPanels(g.outputs) * g.steps * kPanel;
   const int64_t out_size = internal::NumPanels(g.inputs) * g.steps * kPanel;
-  internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t n = task / blocks;
-      const int64_t t0 = (task % blocks) * per_block;
-      const int64_t rows = std::min(per_block, g.steps - t0);
-      if (rows <= 0) continue;
-      internal::GemmPanels(rows, g.inputs, g.outputs,
-                           {gz_panels + n * in_size + t0 * kPanel, g.steps * kPanel}, packed,
-                           gx_panels + n * out_size + t0 * kPanel, g.steps * kPanel);
-    }
-  });
+  ForEachSampleBlock(
+      g, g.steps, 32, internal::GemmPanelsRowUnit(), [&](int64_t n, int64_t t0, int64_t rows) {
+        internal::GemmPanels(rows, g.inputs, g.outputs,
+                             {gz_panels + n * in_size + t0 * kPanel, g.steps * kPanel}, packed,
+                             gx_panels + n * out_size + t0 * kPanel, g.steps * kPanel);
+      });
 }
 
 }  // namespace
@@ -737,29 +734,21 @@ absl::Status DenseForward(const Tensor& x, const Tensor& w, Tensor* y, DenseEven
   }
   // One GEMM per task, Y[n] (O x T) = W (O x I) * X[n] (I x T); with fewer
   // samples than threads the rows of W are split too.
-  const RowBlocks split = SplitSampleRows(g, g.outputs, 32, 1);
-  const int64_t blocks = split.count, rows_per_block = split.size;
   const ConstMap weight(w.data(), g.outputs, g.inputs);
   const float* xs = x.data();
   float* ys = y->data();
   const bool fast_gemm = internal::FastGemmAvailable();
-  internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t task = begin; task < end; ++task) {
-      const int64_t n = task / blocks;
-      const int64_t o0 = (task % blocks) * rows_per_block;
-      const int64_t rows = std::min(rows_per_block, g.outputs - o0);
-      if (rows <= 0) continue;
-      const float* xn = xs + n * g.inputs * g.steps;
-      float* yn = ys + n * g.outputs * g.steps;
-      if (fast_gemm) {
-        internal::Gemm(rows, g.steps, g.inputs, {w.data() + o0 * g.inputs, g.inputs, 1},
-                       {xn, g.steps, 1}, yn + o0 * g.steps, g.steps, /*accumulate=*/false);
-        continue;
-      }
-      const ConstMap input(xn, g.inputs, g.steps);
-      MutableMap output(yn, g.outputs, g.steps);
-      output.middleRows(o0, rows).noalias() = weight.middleRows(o0, rows) * input;
+  ForEachSampleBlock(g, g.outputs, 32, 1, [&](int64_t n, int64_t o0, int64_t rows) {
+    const float* xn = xs + n * g.inputs * g.steps;
+    float* yn = ys + n * g.outputs * g.steps;
+    if (fast_gemm) {
+      internal::Gemm(rows, g.steps, g.inputs, {w.data() + o0 * g.inputs, g.inputs, 1},
+                     {xn, g.steps, 1}, yn + o0 * g.steps, g.steps, /*accumulate=*/false);
+      return;
     }
+    const ConstMap input(xn, g.inputs, g.steps);
+    MutableMap output(yn, g.outputs, g.steps);
+    output.middleRows(o0, rows).noalias() = weight.middleRows(o0, rows) * input;
   });
   return absl::OkStatus();
 }
@@ -857,9 +846,6 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
     } else if (grad_x->numel() > 0) {
       // grad_X[n] (I x T) = W^T (I x O) * grad_Y[n] (O x T): grad_Y is dense.
       // Blocks of rows start at the packing's row blocks.
-      const RowBlocks split =
-          SplitSampleRows(g, g.inputs, 32, fast_gemm ? internal::kGemmRowBlock : 1);
-      const int64_t blocks = split.count, rows_per_block = split.size;
       float* gxs = grad_x->data();
       // W^T packed once for all samples (A(i, o) = W[o, i]).
       const float* packed_wt = nullptr;
@@ -869,25 +855,21 @@ absl::Status DenseBackward(const Tensor& x, const Tensor& w, const Tensor& grad_
         internal::PackGemmA(g.inputs, g.outputs, {w.data(), 1, g.inputs}, packed);
         packed_wt = packed;
       }
-      internal::ParallelFor(g.batch * blocks, 1, [&](int64_t begin, int64_t end) {
-        for (int64_t task = begin; task < end; ++task) {
-          const int64_t n = task / blocks;
-          const int64_t i0 = (task % blocks) * rows_per_block;
-          const int64_t rows = std::min(rows_per_block, g.inputs - i0);
-          if (rows <= 0) continue;
-          const float* gyn = gys + n * g.outputs * g.steps;
-          float* gxn = gxs + n * g.inputs * g.steps;
-          if (fast_gemm) {
-            internal::GemmPackedA(rows, g.steps, g.outputs, packed_wt, g.inputs, i0,
-                                  {gyn, g.steps, 1}, gxn + i0 * g.steps, g.steps,
-                                  /*accumulate=*/false);
-            continue;
-          }
-          const ConstMap gy(gyn, g.outputs, g.steps);
-          MutableMap gx(gxn, g.inputs, g.steps);
-          gx.middleRows(i0, rows).noalias() = weight.middleCols(i0, rows).transpose() * gy;
-        }
-      });
+      ForEachSampleBlock(g, g.inputs, 32, fast_gemm ? internal::kGemmRowBlock : 1,
+                         [&](int64_t n, int64_t i0, int64_t rows) {
+                           const float* gyn = gys + n * g.outputs * g.steps;
+                           float* gxn = gxs + n * g.inputs * g.steps;
+                           if (fast_gemm) {
+                             internal::GemmPackedA(rows, g.steps, g.outputs, packed_wt, g.inputs,
+                                                   i0, {gyn, g.steps, 1}, gxn + i0 * g.steps,
+                                                   g.steps, /*accumulate=*/false);
+                             return;
+                           }
+                           const ConstMap gy(gyn, g.outputs, g.steps);
+                           MutableMap gx(gxn, g.inputs, g.steps);
+                           gx.middleRows(i0, rows).noalias() =
+                               weight.middleCols(i0, rows).transpose() * gy;
+                         });
     }
   }
   if (grad_w != nullptr) {
