@@ -148,38 +148,38 @@ TEST(NumSpikesLossTest, EachRowAsIfAlone) {
   float loss = 0;
   Tensor grad;
   SLAYER_ASSERT_OK(NumSpikesLoss(s, labels, region, eps, ts, &loss, &grad));
-  double sum = 0;
-  for (int64_t n = 0; n < 3; ++n) {
+  // Sample n of a [3, 10, 1, 1, 80] tensor, alone.
+  const auto sample = [](const Tensor& t, int64_t n) {
     Tensor one = Tensor::Zeros({1, 10, 1, 1, 80});
-    std::copy(s.data() + n * 800, s.data() + (n + 1) * 800, one.data());
-    float one_loss = 0;
-    Tensor one_grad;
-    SLAYER_ASSERT_OK(NumSpikesLoss(one, std::vector<int>{labels[n]}, region, eps, ts, &one_loss,
-                                   &one_grad));
-    for (int64_t i = 0; i < 800; ++i) {
-      ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i]) << "sample " << n << " [" << i << "]";
+    std::copy(t.data() + n * 800, t.data() + (n + 1) * 800, one.data());
+    return one;
+  };
+  // Each sample alone (`alone` gives its loss and gradient) against the
+  // batch's loss and gradient.
+  const auto expect_as_alone = [&](const char* what, const auto& alone) {
+    double sum = 0;
+    for (int64_t n = 0; n < 3; ++n) {
+      float one_loss = 0;
+      Tensor one_grad;
+      SLAYER_ASSERT_OK(alone(n, &one_loss, &one_grad));
+      for (int64_t i = 0; i < 800; ++i) {
+        ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i])
+            << what << ", sample " << n << " [" << i << "]";
+      }
+      sum += one_loss;
     }
-    sum += one_loss;
-  }
-  EXPECT_NEAR(loss, sum, 1e-6 * sum);
+    EXPECT_NEAR(loss, sum, 1e-6 * sum) << what;
+  };
+  expect_as_alone("num spikes", [&](int64_t n, float* one_loss, Tensor* one_grad) {
+    return NumSpikesLoss(sample(s, n), std::vector<int>{labels[n]}, region, eps, ts, one_loss,
+                         one_grad);
+  });
   // The same for SpikeTimeLoss, against a target spike train.
   Tensor target = testing::RandomSpikes(s.shape(), 0.05f, ts, 5);
   SLAYER_ASSERT_OK(SpikeTimeLoss(s, target, eps, ts, &loss, &grad));
-  sum = 0;
-  for (int64_t n = 0; n < 3; ++n) {
-    Tensor one = Tensor::Zeros({1, 10, 1, 1, 80}), one_target = Tensor::Zeros({1, 10, 1, 1, 80});
-    std::copy(s.data() + n * 800, s.data() + (n + 1) * 800, one.data());
-    std::copy(target.data() + n * 800, target.data() + (n + 1) * 800, one_target.data());
-    float one_loss = 0;
-    Tensor one_grad;
-    SLAYER_ASSERT_OK(SpikeTimeLoss(one, one_target, eps, ts, &one_loss, &one_grad));
-    for (int64_t i = 0; i < 800; ++i) {
-      ASSERT_EQ(one_grad.data()[i], grad.data()[n * 800 + i])
-          << "spike time, sample " << n << " [" << i << "]";
-    }
-    sum += one_loss;
-  }
-  EXPECT_NEAR(loss, sum, 1e-6 * sum);
+  expect_as_alone("spike time", [&](int64_t n, float* one_loss, Tensor* one_grad) {
+    return SpikeTimeLoss(sample(s, n), sample(target, n), eps, ts, one_loss, one_grad);
+  });
 }
 
 TEST(SpikeRateLossTest, HandComputedAndFiniteDifferences) {
